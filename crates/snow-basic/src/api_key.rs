@@ -1,0 +1,151 @@
+//! ServiceNow API keys.
+
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use snow_core::http::HeaderName;
+use snow_core::http::uri::{PathAndQuery, Uri};
+use snow_core::secret::{ExposeSecret, SecretString};
+use snow_core::{AuthError, Authenticator, async_trait, http};
+
+use crate::Prepared;
+
+/// The header (and query parameter) name ServiceNow reads API keys from: `x-sn-apikey`.
+pub const API_KEY_NAME: &str = "x-sn-apikey";
+
+/// Everything but RFC 3986 unreserved characters is encoded in query values.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Placement {
+    Header,
+    Query,
+}
+
+/// A ServiceNow API key (REST API key authentication).
+///
+/// Sent in the `x-sn-apikey` header by default (marked sensitive). The header name can be
+/// changed with [`header_name`](Self::header_name), or the key can be sent as a query parameter
+/// of the same name with [`in_query`](Self::in_query) (percent-encoded). `Debug` never shows the key.
+///
+/// ```
+/// use snow_basic::ApiKey;
+/// use snow_core::{http, Authenticator};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // In the x-sn-apikey header.
+/// let key = ApiKey::new("k3y");
+/// let (mut parts, ()) = http::Request::get("https://acme.service-now.com/api/now/table/x").body(()).unwrap().into_parts();
+/// key.authenticate(&mut parts).await.unwrap();
+/// assert_eq!(parts.headers["x-sn-apikey"], "k3y");
+/// assert!(parts.headers["x-sn-apikey"].is_sensitive());
+///
+/// // As a query parameter, appended to any existing query.
+/// let key = ApiKey::new("a&b=c").in_query();
+/// let (mut parts, ()) = http::Request::get("https://acme.service-now.com/api/now/table/x?sysparm_limit=1")
+///     .body(()).unwrap().into_parts();
+/// key.authenticate(&mut parts).await.unwrap();
+/// assert_eq!(parts.uri.to_string(),
+///            "https://acme.service-now.com/api/now/table/x?sysparm_limit=1&x-sn-apikey=a%26b%3Dc");
+/// assert!(!format!("{key:?}").contains("a&b"));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct ApiKey {
+    key: SecretString,
+    name: HeaderName,
+    header: Prepared,
+    placement: Placement,
+}
+
+impl ApiKey {
+    /// An API key (`&str`, `String` or [`SecretString`]), sent in the `x-sn-apikey` header.
+    pub fn new(key: impl Into<SecretString>) -> Self {
+        let key: SecretString = key.into();
+        let header = Prepared::new(key.expose_secret(), "API key");
+        Self {
+            key,
+            name: HeaderName::from_static(API_KEY_NAME),
+            header,
+            placement: Placement::Header,
+        }
+    }
+
+    /// Send the key in this header instead of `x-sn-apikey` (and under this name in the query,
+    /// with [`in_query`](Self::in_query)).
+    ///
+    /// ```
+    /// # use snow_basic::ApiKey;
+    /// use snow_core::http::HeaderName;
+    /// let key = ApiKey::new("k3y").header_name(HeaderName::from_static("x-acme-key"));
+    /// assert_eq!(key.name(), "x-acme-key");
+    /// ```
+    #[must_use]
+    pub fn header_name(mut self, name: HeaderName) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Send the key as a query parameter (`?x-sn-apikey=<key>`, percent-encoded) instead of a header.
+    ///
+    /// Prefer the header where possible: URLs end up in proxy and server logs.
+    #[must_use]
+    pub fn in_query(mut self) -> Self {
+        self.placement = Placement::Query;
+        self
+    }
+
+    /// The header or query parameter name the key is sent under.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// Whether the key is sent as a query parameter.
+    pub fn is_in_query(&self) -> bool {
+        self.placement == Placement::Query
+    }
+
+    fn append_query(&self, uri: &Uri) -> Result<Uri, AuthError> {
+        let value = utf8_percent_encode(self.key.expose_secret(), QUERY_VALUE);
+        let name = utf8_percent_encode(self.name.as_str(), QUERY_VALUE);
+        let path = uri.path();
+        let pq = match uri.query() {
+            Some(q) if !q.is_empty() => format!("{path}?{q}&{name}={value}"),
+            _ => format!("{path}?{name}={value}"),
+        };
+        let pq = PathAndQuery::try_from(pq)
+            .map_err(|_| AuthError::InvalidCredential { what: "API key" })?;
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = Some(pq);
+        Uri::from_parts(parts).map_err(|_| AuthError::InvalidCredential { what: "API key" })
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("name", &self.name.as_str())
+            .field("in_query", &self.is_in_query())
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Authenticator for ApiKey {
+    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
+        match self.placement {
+            Placement::Header => {
+                request
+                    .headers
+                    .insert(self.name.clone(), self.header.get()?);
+            }
+            Placement::Query => request.uri = self.append_query(&request.uri)?,
+        }
+        Ok(())
+    }
+}

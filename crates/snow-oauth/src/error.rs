@@ -1,0 +1,260 @@
+//! [`OAuthError`]: everything that can go wrong getting, keeping or storing a token.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use snow_core::{AuthError, BoxError, ExchangeError};
+
+/// A shared, clonable error source.
+pub(crate) type SharedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a token could not be obtained, refreshed, stored or used.
+///
+/// No variant's message contains a token, password, client secret or response body: the token
+/// endpoint's `error` and `error_description` are the only server text carried.
+///
+/// The error is [`Clone`], because one failed refresh is handed to every request that was waiting
+/// for it (see the crate documentation on single-flight refreshes).
+///
+/// It converts into [`snow_core::AuthError`] (what an [`Authenticator`](snow_core::Authenticator)
+/// returns): [`TokenCreate`](Self::TokenCreate) becomes `AuthError::Rejected`,
+/// [`InvalidGrant`](Self::InvalidGrant) becomes `AuthError::InvalidGrant`,
+/// [`MissingToken`](Self::MissingToken) becomes `AuthError::MissingCredential`,
+/// [`Protocol`](Self::Protocol) becomes `AuthError::Protocol`, and every other variant is kept
+/// whole as the source of `AuthError::Unavailable` (transient) or `AuthError::Other`, so that
+/// `source().downcast_ref::<OAuthError>()` finds it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// There is no token and no way to get one (no grant configured, no refresh token).
+    #[error("no OAuth token: {0}")]
+    MissingToken(Cow<'static, str>),
+
+    /// The token endpoint refused to issue a token: wrong user password, wrong client secret, a
+    /// disabled grant or a rejected assertion. ServiceNow answers all of these with HTTP 401,
+    /// `error=server_error`, `error_description=access_denied`.
+    #[error("the token endpoint refused to create a token{}: {error}{}",
+        status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    TokenCreate {
+        /// HTTP status of the token response.
+        status: Option<u16>,
+        /// The OAuth `error` code (`server_error` from ServiceNow, `invalid_client`, ...).
+        error: String,
+        /// The OAuth `error_description` (`access_denied` from ServiceNow), if any.
+        description: Option<String>,
+    },
+
+    /// The refresh token (or another grant) was refused as invalid, expired or revoked.
+    ///
+    /// Every refusal of a refresh-token grant is classified here, whatever `error` code the
+    /// server used: ServiceNow answers a revoked or expired refresh token with the same
+    /// `server_error` / `access_denied` it uses for everything else, and a refresh token that
+    /// the server refuses cannot become good again. This is the error that makes the
+    /// authenticator fall back to the password grant, when it has a password.
+    #[error("the {grant} grant was refused as invalid, expired or revoked{}{}",
+        status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    InvalidGrant {
+        /// Which grant was refused (`refresh_token`, `password`, ...).
+        grant: &'static str,
+        /// HTTP status of the token response, if one was received.
+        status: Option<u16>,
+        /// The OAuth `error` and `error_description`, as `error: description`.
+        description: Option<String>,
+    },
+
+    /// The token request could not be sent or its response not read (connection refused, TLS,
+    /// timeout, body too large). Transient or not as the exchange error says.
+    #[error("the token request failed: {0}")]
+    Transport(#[source] Arc<ExchangeError>),
+
+    /// The token endpoint answered with a server error (HTTP 5xx); trying later may work.
+    #[error("the token endpoint is unavailable (HTTP {status})")]
+    Unavailable {
+        /// The HTTP status (500..=599).
+        status: u16,
+    },
+
+    /// The token endpoint answered with a redirect. Redirects are never followed, so that no
+    /// credential is sent anywhere but the configured endpoint.
+    #[error("the token endpoint answered with a redirect (HTTP {status}), which is not followed")]
+    Redirected {
+        /// The HTTP status (300..=399).
+        status: u16,
+    },
+
+    /// The token endpoint answered with something that is not a token response (HTML from a
+    /// hibernating instance, malformed JSON, a token that cannot be put in a header).
+    #[error("the token endpoint sent an unexpected response: {message}")]
+    Protocol {
+        /// What was wrong, without the response body (which may hold a token).
+        message: String,
+    },
+
+    /// The configuration is not usable (a malformed token URL, no HTTP exchange).
+    #[error("invalid OAuth configuration: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A JWT-bearer assertion could not be built: the private key is not a PEM key of the
+    /// chosen algorithm, or signing failed.
+    #[error("cannot build the JWT assertion: {message}")]
+    Jwt {
+        /// What failed, without any key material.
+        message: String,
+    },
+
+    /// A [`TokenStore`](crate::TokenStore) could not load or save the token.
+    #[error("token store failed to {action}: {source}")]
+    Store {
+        /// `"load"` or `"save"`.
+        action: &'static str,
+        /// The store's error.
+        #[source]
+        source: SharedSource,
+    },
+
+    /// Revoking a token failed: the endpoint answered with a status other than 2xx.
+    #[error("the revocation endpoint answered HTTP {status}")]
+    Revoke {
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+impl OAuthError {
+    /// Whether trying again later may succeed (network trouble, a 5xx from the token endpoint),
+    /// as opposed to a permanent refusal (wrong password, revoked grant, bad configuration).
+    ///
+    /// ```
+    /// use snow_oauth::OAuthError;
+    /// assert!(OAuthError::Unavailable { status: 503 }.is_transient());
+    /// let denied = OAuthError::TokenCreate {
+    ///     status: Some(401),
+    ///     error: "server_error".into(),
+    ///     description: Some("access_denied".into()),
+    /// };
+    /// assert!(!denied.is_transient());
+    /// assert!(denied.to_string().contains("access_denied"));
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            OAuthError::Transport(e) => e.is_transient(),
+            OAuthError::Unavailable { .. } => true,
+            OAuthError::Revoke { status } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// Whether this is an invalid-grant refusal (the condition for the password fallback).
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, OAuthError::InvalidGrant { .. })
+    }
+
+    pub(crate) fn store(action: &'static str, source: BoxError) -> Self {
+        OAuthError::Store {
+            action,
+            source: Arc::from(source),
+        }
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        OAuthError::Protocol {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ExchangeError> for OAuthError {
+    fn from(e: ExchangeError) -> Self {
+        OAuthError::Transport(Arc::new(e))
+    }
+}
+
+impl From<OAuthError> for AuthError {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::MissingToken(why) => AuthError::MissingCredential(why),
+            OAuthError::TokenCreate {
+                status,
+                error,
+                description,
+            } => AuthError::Rejected {
+                status,
+                error,
+                description,
+            },
+            OAuthError::InvalidGrant { description, .. } => AuthError::InvalidGrant { description },
+            OAuthError::Protocol { message } => AuthError::Protocol { message },
+            other if other.is_transient() => AuthError::Unavailable {
+                message: other.to_string(),
+                source: Some(Box::new(other)),
+            },
+            other => AuthError::other(other, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_keeps_classification_and_source() {
+        let e: AuthError = OAuthError::Unavailable { status: 503 }.into();
+        assert!(e.is_transient());
+        let src = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<OAuthError>());
+        assert!(matches!(src, Some(OAuthError::Unavailable { status: 503 })));
+
+        let e: AuthError = OAuthError::Config {
+            message: "x".into(),
+        }
+        .into();
+        assert!(!e.is_transient());
+        let AuthError::Other { source, .. } = &e else {
+            panic!("expected Other, got {e:?}");
+        };
+        assert!(source.downcast_ref::<OAuthError>().is_some());
+
+        let e: AuthError = OAuthError::TokenCreate {
+            status: Some(401),
+            error: "server_error".into(),
+            description: Some("access_denied".into()),
+        }
+        .into();
+        assert!(matches!(
+            e,
+            AuthError::Rejected {
+                status: Some(401),
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("access_denied"));
+
+        let e: AuthError = OAuthError::InvalidGrant {
+            grant: "refresh_token",
+            status: Some(401),
+            description: None,
+        }
+        .into();
+        assert!(matches!(e, AuthError::InvalidGrant { .. }));
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn transience() {
+        assert!(OAuthError::from(ExchangeError::Timeout).is_transient());
+        assert!(
+            !OAuthError::from(ExchangeError::InvalidRequest {
+                message: "x".into()
+            })
+            .is_transient()
+        );
+        assert!(!OAuthError::Redirected { status: 302 }.is_transient());
+        assert!(!OAuthError::MissingToken("none".into()).is_transient());
+        assert!(OAuthError::Revoke { status: 502 }.is_transient());
+    }
+}

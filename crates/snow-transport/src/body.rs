@@ -1,0 +1,376 @@
+//! Request and response bodies.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use snow_core::BoxError;
+use tokio::time::{Instant, Sleep};
+
+use crate::error::{TimeoutKind, TransportError};
+
+/// The default cap on response bodies: 128 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 128 * 1024 * 1024;
+
+type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
+
+/// A request body: buffered bytes (replayable, so the request can be retried or replayed after a
+/// `401`) or a one-shot stream (uploads; never retried).
+///
+/// ```
+/// use snow_transport::Body;
+///
+/// let json = Body::from(r#"{"short_description":"printer on fire"}"#);
+/// assert!(json.is_replayable());
+///
+/// let upload = Body::from_stream(futures_util::stream::iter(vec![
+///     Ok::<_, snow_transport::BoxError>(bytes::Bytes::from_static(b"chunk")),
+/// ]));
+/// assert!(!upload.is_replayable());
+/// ```
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Bytes(Option<Bytes>),
+    Stream(BoxStream),
+}
+
+impl Body {
+    /// An empty body.
+    pub fn empty() -> Self {
+        Self {
+            kind: Kind::Bytes(None),
+        }
+    }
+
+    /// A buffered body.
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        Self {
+            kind: Kind::Bytes((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    /// A streamed body, sent as it is produced. It cannot be replayed, so a request carrying it is
+    /// sent once: no retry, no replay after a `401`.
+    pub fn from_stream<S>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
+    {
+        Self {
+            kind: Kind::Stream(Box::pin(stream)),
+        }
+    }
+
+    /// Whether the body is buffered, and so can be sent again.
+    pub fn is_replayable(&self) -> bool {
+        matches!(self.kind, Kind::Bytes(_))
+    }
+
+    /// A copy of a buffered body; `None` for a stream.
+    pub fn try_clone(&self) -> Option<Self> {
+        match &self.kind {
+            Kind::Bytes(b) => Some(Self {
+                kind: Kind::Bytes(b.clone()),
+            }),
+            Kind::Stream(_) => None,
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Bytes(b) => f
+                .debug_struct("Body")
+                .field("len", &b.as_ref().map_or(0, Bytes::len))
+                .finish(),
+            Kind::Stream(_) => f.debug_struct("Body").field("stream", &true).finish(),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Self::from_bytes(b)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Self {
+        Self::from_bytes(b)
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Self::from_bytes(s)
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Self::from_bytes(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Self {
+        Self::from_bytes(Bytes::from_static(s))
+    }
+}
+
+impl From<()> for Body {
+    fn from((): ()) -> Self {
+        Self::empty()
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().kind {
+            Kind::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(s) => s
+                .as_mut()
+                .poll_next(cx)
+                .map(|item| item.map(|r| r.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Bytes(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// A response body with the transport's limits applied, streamed as it arrives.
+///
+/// Reading fails with [`TransportError::BodyTooLarge`] as soon as more than the configured cap
+/// has arrived, with [`TransportError::Timeout`] when no data arrives within the read timeout or
+/// the total deadline passes, and with [`TransportError::Io`] when the connection breaks. Errors
+/// are `BoxError`s that downcast to [`TransportError`]; [`collect_bytes`](Self::collect_bytes)
+/// returns them typed.
+pub struct ResponseBody {
+    inner: UnsyncBoxBody<Bytes, BoxError>,
+    limit: usize,
+    received: usize,
+    idle: Option<Duration>,
+    idle_timer: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    done: bool,
+}
+
+impl ResponseBody {
+    /// Wrap any body, with the default cap ([`DEFAULT_MAX_RESPONSE_BODY`]) and no read timeout.
+    /// Handy for custom inner services and layers that answer by themselves.
+    pub fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self::with_limits(body, DEFAULT_MAX_RESPONSE_BODY, None)
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        Self::new(http_body_util::Empty::<Bytes>::new())
+    }
+
+    /// A body holding `bytes`.
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        Self::new(http_body_util::Full::new(bytes.into()))
+    }
+
+    pub(crate) fn with_limits<B>(body: B, limit: usize, idle: Option<Duration>) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self {
+            inner: body.map_err(Into::into).boxed_unsync(),
+            limit,
+            received: 0,
+            idle,
+            idle_timer: None,
+            deadline: None,
+            done: false,
+        }
+    }
+
+    /// The cap on this body, in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Fail reading with a total timeout once `deadline` passes (used by the total timeout).
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+    }
+
+    /// Read the whole body (at most the cap) into memory.
+    pub async fn collect_bytes(self) -> Result<Bytes, TransportError> {
+        let collected = BodyExt::collect(self)
+            .await
+            .map_err(TransportError::from_body_error)?;
+        Ok(collected.to_bytes())
+    }
+
+    fn fail(&mut self, err: TransportError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        Poll::Ready(Some(Err(err.boxed())))
+    }
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("limit", &self.limit)
+            .field("received", &self.received)
+            .field("read_timeout", &self.idle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(deadline) = this.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return this.fail(TransportError::Timeout {
+                    kind: TimeoutKind::Total,
+                });
+            }
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received = this.received.saturating_add(data.len());
+                    if this.received > this.limit {
+                        return this.fail(TransportError::BodyTooLarge { limit: this.limit });
+                    }
+                }
+                if let (Some(idle), Some(timer)) = (this.idle, this.idle_timer.as_mut()) {
+                    timer.as_mut().reset(Instant::now() + idle);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let err = TransportError::from_body_error(e);
+                this.fail(err)
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if let Some(idle) = this.idle {
+                    let timer = this
+                        .idle_timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return this.fail(TransportError::Timeout {
+                            kind: TimeoutKind::BodyRead,
+                        });
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body as _;
+
+    #[tokio::test]
+    async fn buffered_body_is_replayable_and_cloned() {
+        let b = Body::from("hello");
+        let c = b.try_clone().unwrap();
+        assert_eq!(c.collect().await.unwrap().to_bytes(), "hello");
+        assert_eq!(b.collect().await.unwrap().to_bytes(), "hello");
+        assert!(Body::empty().is_end_stream());
+        assert!(Body::from(Vec::new()).is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn stream_body_is_not_replayable() {
+        let s = Body::from_stream(futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"a")),
+            Ok(Bytes::from_static(b"b")),
+        ]));
+        assert!(!s.is_replayable());
+        assert!(s.try_clone().is_none());
+        assert_eq!(s.collect().await.unwrap().to_bytes(), "ab");
+    }
+
+    #[tokio::test]
+    async fn response_body_stops_at_the_cap() {
+        let chunks = (0..100).map(|_| Ok::<_, BoxError>(Frame::data(Bytes::from(vec![0u8; 10]))));
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
+        let rb = ResponseBody::with_limits(body, 55, None);
+        let err = rb.collect_bytes().await.unwrap_err();
+        assert!(matches!(err, TransportError::BodyTooLarge { limit: 55 }));
+        let ok = ResponseBody::with_limits(http_body_util::Full::new(Bytes::from("x")), 1, None);
+        assert_eq!(ok.collect_bytes().await.unwrap(), "x");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn response_body_read_timeout() {
+        let pending = http_body_util::StreamBody::new(futures_util::stream::pending::<
+            Result<Frame<Bytes>, BoxError>,
+        >());
+        let rb = ResponseBody::with_limits(pending, 10, Some(Duration::from_secs(5)));
+        let err = rb.collect_bytes().await.unwrap_err();
+        assert!(matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::BodyRead
+            }
+        ));
+    }
+}

@@ -1,0 +1,352 @@
+//! Errors of the transport and of building it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use snow_core::{AuthError, BoxError, ExchangeError};
+
+/// Which timeout elapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// One attempt got no response head in time (`TransportBuilder::timeout`).
+    Attempt,
+    /// The whole call, retries and body included, took too long (`TransportBuilder::total_timeout`).
+    Total,
+    /// No part of the response body arrived in time (`TransportBuilder::read_timeout`).
+    BodyRead,
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Attempt => "per-attempt",
+            TimeoutKind::Total => "total",
+            TimeoutKind::BodyRead => "body read",
+        })
+    }
+}
+
+/// What went wrong in a TLS handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate could not be verified (unknown issuer, wrong name, expired, ...).
+    CertificateVerification,
+    /// Any other handshake failure (protocol mismatch, the server refused the client certificate, ...).
+    Handshake,
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsFailure::CertificateVerification => "TLS certificate verification failed",
+            TlsFailure::Handshake => "the TLS handshake failed",
+        })
+    }
+}
+
+/// Why a request through the transport produced no (complete) response.
+///
+/// No message contains a credential: URLs are reduced to their origin, headers are never shown.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No connection could be made: refused, unknown host, connect timeout, or the proxy refused the tunnel.
+    #[error("could not connect: {message}")]
+    Connect {
+        /// The causes, outermost first.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The TLS handshake failed; `kind` says whether the server certificate could not be verified.
+    #[error("{kind}: {message}")]
+    Tls {
+        /// What failed.
+        kind: TlsFailure,
+        /// The causes, outermost first.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A timeout elapsed.
+    #[error("the request timed out (the {kind} timeout elapsed)")]
+    Timeout {
+        /// Which timeout.
+        kind: TimeoutKind,
+    },
+
+    /// The response body is larger than the configured cap; reading stopped there.
+    #[error("the response body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+
+    /// The authenticator could not put credentials on the request.
+    #[error("authentication failed: {0}")]
+    Auth(#[from] AuthError),
+
+    /// The request was addressed to another origin than the instance; it was not sent.
+    #[error("refused to send a request to {origin}: the transport only talks to {instance}")]
+    CrossOrigin {
+        /// Scheme, host and port of the refused request (no path, no query).
+        origin: String,
+        /// The instance's origin.
+        instance: String,
+    },
+
+    /// The request cannot be sent as it is.
+    #[error("invalid request: {message}")]
+    InvalidRequest {
+        /// What is wrong.
+        message: String,
+    },
+
+    /// The server asked to wait longer before retrying than the configured maximum.
+    #[error("the server asked to retry after {}s, more than the allowed {}s", retry_after.as_secs(), limit.as_secs())]
+    RetryAfterTooLong {
+        /// The wait the server asked for.
+        retry_after: Duration,
+        /// The configured maximum (`RetryConfig::max_retry_after`).
+        limit: Duration,
+    },
+
+    /// The connection failed after it was made (reset, closed early, protocol error).
+    #[error("the connection failed: {message}")]
+    Io {
+        /// The causes, outermost first.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A caller-supplied layer or inner service failed with an error of its own.
+    #[error("the HTTP service failed: {0}")]
+    Service(#[source] BoxError),
+}
+
+impl TransportError {
+    /// Whether trying again later may succeed: connection trouble, timeouts, a server asking to
+    /// wait, or a transient authentication failure.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TransportError::Connect { .. }
+            | TransportError::Timeout { .. }
+            | TransportError::Io { .. }
+            | TransportError::RetryAfterTooLong { .. } => true,
+            TransportError::Auth(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Whether a timeout elapsed (of any kind, including the connect timeout).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            TransportError::Timeout { .. } => true,
+            TransportError::Connect { source, .. } | TransportError::Io { source, .. } => source
+                .as_deref()
+                .is_some_and(|s| chain(s).any(is_timed_out)),
+            _ => false,
+        }
+    }
+
+    /// Whether the server certificate could not be verified.
+    pub fn is_certificate_verification(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Tls {
+                kind: TlsFailure::CertificateVerification,
+                ..
+            }
+        )
+    }
+
+    pub(crate) fn boxed(self) -> BoxError {
+        Box::new(self)
+    }
+
+    /// Classify an error of the hyper-util client.
+    pub(crate) fn from_client(err: hyper_util::client::legacy::Error) -> Self {
+        let connect = err.is_connect();
+        let err: BoxError = Box::new(err);
+        classify(err, connect)
+    }
+
+    /// Classify an error raised while reading a response body.
+    pub(crate) fn from_body_error(err: BoxError) -> Self {
+        match err.downcast::<TransportError>() {
+            Ok(t) => *t,
+            Err(e) => classify(e, false),
+        }
+    }
+}
+
+/// Recover a typed error from a tower `BoxError`: our own errors come back as they were, tower's
+/// timeout becomes [`TransportError::Timeout`], hyper's errors are classified, and anything else is
+/// [`TransportError::Service`].
+impl From<BoxError> for TransportError {
+    fn from(err: BoxError) -> Self {
+        let err = match err.downcast::<TransportError>() {
+            Ok(t) => return *t,
+            Err(e) => e,
+        };
+        if err.is::<tower::timeout::error::Elapsed>() {
+            return TransportError::Timeout {
+                kind: TimeoutKind::Attempt,
+            };
+        }
+        let err = match err.downcast::<AuthError>() {
+            Ok(a) => return TransportError::Auth(*a),
+            Err(e) => e,
+        };
+        let err = match err.downcast::<hyper_util::client::legacy::Error>() {
+            Ok(h) => return TransportError::from_client(*h),
+            Err(e) => e,
+        };
+        if err.is::<hyper::Error>() || err.is::<std::io::Error>() {
+            return classify(err, false);
+        }
+        TransportError::Service(err)
+    }
+}
+
+impl From<TransportError> for ExchangeError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Connect { .. } => ExchangeError::Connect {
+                source: Box::new(e),
+            },
+            TransportError::Tls { .. } => ExchangeError::Tls {
+                source: Box::new(e),
+            },
+            TransportError::Timeout { .. } => ExchangeError::Timeout,
+            TransportError::BodyTooLarge { limit } => ExchangeError::BodyTooLarge { limit },
+            TransportError::InvalidRequest { message } => ExchangeError::InvalidRequest { message },
+            TransportError::CrossOrigin { .. } => ExchangeError::InvalidRequest {
+                message: e.to_string(),
+            },
+            other => ExchangeError::Io {
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// Walk an error and its sources, looking inside `io::Error`s too (their `source` skips the
+/// wrapped error).
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    let mut next = Some(err);
+    std::iter::from_fn(move || {
+        let cur = next?;
+        next = match cur
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => cur.source(),
+        };
+        Some(cur)
+    })
+}
+
+fn is_timed_out(e: &(dyn StdError + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// The messages of an error chain, joined, without repeats and without hyper-util's generic
+/// "client error (...)" wrapper.
+fn describe(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in chain(err) {
+        if e.is::<hyper_util::client::legacy::Error>() {
+            continue;
+        }
+        let s = e.to_string();
+        if s.is_empty() || parts.iter().any(|p| p.contains(&s)) {
+            continue;
+        }
+        parts.push(s);
+    }
+    if parts.is_empty() {
+        err.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+fn classify(err: BoxError, connect: bool) -> TransportError {
+    let message = describe(&*err);
+    let tls = chain(&*err).find_map(|e| e.downcast_ref::<rustls::Error>().cloned());
+    if let Some(tls) = tls {
+        let kind = match tls {
+            rustls::Error::InvalidCertificate(_) => TlsFailure::CertificateVerification,
+            _ => TlsFailure::Handshake,
+        };
+        return TransportError::Tls {
+            kind,
+            message,
+            source: Some(err),
+        };
+    }
+    // HTTP/2 keeps I/O errors as text only, so a TLS alert sent by the server after the
+    // handshake (a refused client certificate, say) is recognised by its message.
+    if message.contains("received fatal alert") {
+        return TransportError::Tls {
+            kind: TlsFailure::Handshake,
+            message,
+            source: Some(err),
+        };
+    }
+    if connect {
+        TransportError::Connect {
+            message,
+            source: Some(err),
+        }
+    } else {
+        TransportError::Io {
+            message,
+            source: Some(err),
+        }
+    }
+}
+
+/// Why a [`Transport`](crate::Transport) could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The TLS configuration is unusable (a PEM that holds no certificate, a key that does not parse, ...).
+    #[error("invalid TLS configuration: {message}")]
+    Tls {
+        /// What is wrong (never the key material).
+        message: String,
+    },
+    /// The proxy configuration is unusable.
+    #[error("invalid proxy configuration: {message}")]
+    Proxy {
+        /// What is wrong (never the proxy password).
+        message: String,
+    },
+    /// A default header name or value is not valid HTTP.
+    #[error("invalid default header {name}")]
+    InvalidHeader {
+        /// The header name as given (its value is not shown).
+        name: String,
+    },
+    /// Another setting is out of range (a zero concurrency limit, zero attempts, ...).
+    #[error("invalid transport configuration: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+}

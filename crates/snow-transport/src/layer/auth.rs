@@ -1,0 +1,159 @@
+//! Puts credentials on requests, and replays once after a `401` when the authenticator asks.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response, StatusCode};
+use snow_core::{AuthRetry, Authenticator, BoxError, Instance};
+use tower::{Layer, Service, ServiceExt};
+
+use crate::body::{Body, ResponseBody};
+use crate::error::TransportError;
+use crate::layer::BoxFuture;
+use crate::layer::base_uri::instance_origin;
+
+/// Authenticates each request with an [`Authenticator`].
+///
+/// Credentials are only put on requests to the instance's origin (scheme, host and port); any
+/// other request fails with [`TransportError::CrossOrigin`] unsent. When the instance answers
+/// `401`, the authenticator's [`on_unauthorized`](Authenticator::on_unauthorized) decides: on
+/// [`AuthRetry::Replay`] the request is authenticated again and sent once more, if its body is
+/// replayable. There is never more than one replay.
+#[derive(Clone)]
+pub struct AuthLayer {
+    auth: Arc<dyn Authenticator>,
+    instance: Instance,
+}
+
+impl AuthLayer {
+    /// Authenticate requests to `instance` with `auth`.
+    pub fn new(auth: Arc<dyn Authenticator>, instance: Instance) -> Self {
+        Self { auth, instance }
+    }
+}
+
+impl fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("auth", &self.auth)
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+            instance: self.instance.clone(),
+        }
+    }
+}
+
+/// The service of [`AuthLayer`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: Arc<dyn Authenticator>,
+    instance: Instance,
+}
+
+impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .field("auth", &self.auth)
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
+impl<S> Service<Request<Body>> for AuthService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<ResponseBody>;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // Use the instance that was made ready, keep a fresh clone for a replay.
+        let fresh = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, fresh);
+        let auth = self.auth.clone();
+        let instance = self.instance.clone();
+        Box::pin(call(ready, auth, instance, req))
+    }
+}
+
+async fn call<S>(
+    mut inner: S,
+    auth: Arc<dyn Authenticator>,
+    instance: Instance,
+    req: Request<Body>,
+) -> Result<Response<ResponseBody>, BoxError>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    let (original, body) = req.into_parts();
+    if !instance.is_same_origin(&original.uri) {
+        let origin = match (original.uri.scheme_str(), original.uri.host()) {
+            (Some(s), Some(h)) => match original.uri.port_u16() {
+                Some(p) => format!("{s}://{h}:{p}"),
+                None => format!("{s}://{h}"),
+            },
+            _ => "a relative URI".to_owned(),
+        };
+        return Err(TransportError::CrossOrigin {
+            origin,
+            instance: instance_origin(&instance),
+        }
+        .boxed());
+    }
+    let replay_body = body.try_clone();
+    let replay = inner.clone();
+
+    let mut parts = original.clone();
+    auth.authenticate(&mut parts)
+        .await
+        .map_err(TransportError::Auth)?;
+    let resp = inner
+        .call(Request::from_parts(parts.clone(), body))
+        .await
+        .map_err(Into::into)?;
+    if resp.status() != StatusCode::UNAUTHORIZED {
+        return Ok(resp);
+    }
+
+    let (resp_parts, resp_body) = resp.into_parts();
+    let decision = auth
+        .on_unauthorized(&parts, &resp_parts)
+        .await
+        .map_err(TransportError::Auth)?;
+    let (AuthRetry::Replay, Some(body)) = (decision, replay_body) else {
+        return Ok(Response::from_parts(resp_parts, resp_body));
+    };
+    drop(resp_body);
+    tracing::debug!(method = %original.method, "replaying the request once after 401 with fresh credentials");
+
+    let mut parts = original;
+    auth.authenticate(&mut parts)
+        .await
+        .map_err(TransportError::Auth)?;
+    replay
+        .oneshot(Request::from_parts(parts, body))
+        .await
+        .map_err(Into::into)
+}

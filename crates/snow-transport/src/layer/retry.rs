@@ -1,0 +1,210 @@
+//! The retry policy: which answers are retried, and how long to wait.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use snow_core::BoxError;
+use tower::retry::Policy;
+use tower::util::rng::{HasherRng, Rng};
+
+use crate::body::{Body, ResponseBody};
+use crate::error::TransportError;
+use crate::retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
+
+/// The [`tower::retry::Policy`] of the transport, driven by a [`RetryConfig`].
+///
+/// Use it with [`tower::retry::RetryLayer`] to build a stack of your own:
+///
+/// ```
+/// use snow_transport::{layer::RetryPolicy, RetryConfig};
+/// let layer = tower::retry::RetryLayer::new(RetryPolicy::new(RetryConfig::default()));
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    config: Arc<RetryConfig>,
+    /// Retries done so far for the current request (the policy is cloned per request).
+    retries: u32,
+}
+
+impl RetryPolicy {
+    /// A policy following `config`.
+    pub fn new(config: RetryConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+            retries: 0,
+        }
+    }
+
+    fn backoff(&self) -> Duration {
+        let exp = 2u32.saturating_pow(self.retries.min(31));
+        let ceiling = self
+            .config
+            .base_delay
+            .saturating_mul(exp)
+            .min(self.config.max_delay);
+        // Full jitter: uniform in [0, ceiling].
+        ceiling.mul_f64(HasherRng::default().next_f64().clamp(0.0, 1.0))
+    }
+}
+
+/// Methods that may be sent twice without changing the outcome (RFC 9110, 9.2.2).
+pub(crate) fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Parse `Retry-After`: delta-seconds or an HTTP date. A number too large to represent is
+/// treated as "very long".
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut Request<Body>,
+        result: &mut Result<Response<ResponseBody>, BoxError>,
+    ) -> Option<Self::Future> {
+        if self.retries.saturating_add(1) >= self.config.max_attempts {
+            return None;
+        }
+        if !is_idempotent(req.method()) && req.extensions().get::<RetryNonIdempotent>().is_none() {
+            return None;
+        }
+        let delay = match result {
+            Ok(resp) => match resp.status() {
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                    match retry_after(resp.headers(), SystemTime::now()) {
+                        Some(wait) if wait > self.config.max_retry_after => {
+                            match self.config.retry_after_too_long {
+                                LongRetryAfter::Cap => self.config.max_retry_after,
+                                LongRetryAfter::Error => {
+                                    *result = Err(TransportError::RetryAfterTooLong {
+                                        retry_after: wait,
+                                        limit: self.config.max_retry_after,
+                                    }
+                                    .boxed());
+                                    return None;
+                                }
+                            }
+                        }
+                        Some(wait) => wait,
+                        None => self.backoff(),
+                    }
+                }
+                StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => self.backoff(),
+                _ => return None,
+            },
+            Err(e) => match e.downcast_ref::<TransportError>() {
+                Some(TransportError::Connect { .. }) => self.backoff(),
+                _ => return None,
+            },
+        };
+        self.retries += 1;
+        tracing::debug!(
+            method = %req.method(),
+            retry = self.retries,
+            delay_ms = delay.as_millis() as u64,
+            "retrying request"
+        );
+        Some(tokio::time::sleep(delay))
+    }
+
+    fn clone_request(&mut self, req: &Request<Body>) -> Option<Request<Body>> {
+        let body = req.body().try_clone()?;
+        let mut clone = Request::new(body);
+        *clone.method_mut() = req.method().clone();
+        *clone.uri_mut() = req.uri().clone();
+        *clone.version_mut() = req.version();
+        *clone.headers_mut() = req.headers().clone();
+        *clone.extensions_mut() = req.extensions().clone();
+        Some(clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            retry_after(&headers("1"), now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            retry_after(&headers(" 120 "), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after(&headers("99999999999999999999999"), now),
+            Some(Duration::MAX)
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            retry_after(&headers(&later), now),
+            Some(Duration::from_secs(30))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(retry_after(&headers(&past), now), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon"), now), None);
+        assert_eq!(retry_after(&headers("-1"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let mut p = RetryPolicy::new(
+            RetryConfig::default()
+                .base_delay(Duration::from_millis(100))
+                .max_delay(Duration::from_millis(250)),
+        );
+        for retries in 0..40 {
+            p.retries = retries;
+            assert!(p.backoff() <= Duration::from_millis(250));
+        }
+    }
+
+    #[test]
+    fn idempotent_methods() {
+        for m in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+            Method::TRACE,
+        ] {
+            assert!(is_idempotent(&m));
+        }
+        for m in [Method::POST, Method::PATCH, Method::CONNECT] {
+            assert!(!is_idempotent(&m));
+        }
+    }
+}

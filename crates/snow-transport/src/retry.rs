@@ -1,0 +1,120 @@
+//! Retry settings.
+
+use std::time::Duration;
+
+/// What to do when a server asks (with `Retry-After`) to wait longer than
+/// [`RetryConfig::max_retry_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LongRetryAfter {
+    /// Give up and return [`TransportError::RetryAfterTooLong`](crate::TransportError::RetryAfterTooLong).
+    #[default]
+    Error,
+    /// Wait [`RetryConfig::max_retry_after`] instead, then retry.
+    Cap,
+}
+
+/// When and how requests are retried.
+///
+/// A request is retried when the answer is `429 Too Many Requests` (waiting as long as its
+/// `Retry-After` says, in seconds or as an HTTP date, up to [`max_retry_after`](Self::max_retry_after)),
+/// `502`, `503` (also honouring `Retry-After`) or `504`, or when no connection could be made.
+/// Without `Retry-After` it waits an exponential backoff with full jitter: a random delay between
+/// zero and `base_delay * 2^retry`, at most `max_delay`.
+///
+/// Only idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) are retried, unless the
+/// request carries the [`RetryNonIdempotent`](crate::RetryNonIdempotent) extension, and only
+/// requests with a replayable [`Body`](crate::Body).
+///
+/// ```
+/// use std::time::Duration;
+/// use snow_transport::{LongRetryAfter, RetryConfig};
+///
+/// let retry = RetryConfig::default()
+///     .max_attempts(5)
+///     .base_delay(Duration::from_millis(100))
+///     .max_retry_after(Duration::from_secs(30))
+///     .retry_after_too_long(LongRetryAfter::Cap);
+/// assert_eq!(retry.max_attempts, 5);
+/// assert_eq!(RetryConfig::disabled().max_attempts, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Attempts in all, the first one included (1 = no retry). Default 3.
+    pub max_attempts: u32,
+    /// Backoff base: the first retry waits up to this long. Default 200 ms.
+    pub base_delay: Duration,
+    /// Backoff ceiling. Default 10 s.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` honoured. Default 60 s.
+    pub max_retry_after: Duration,
+    /// What to do with a longer `Retry-After`. Default [`LongRetryAfter::Error`].
+    pub retry_after_too_long: LongRetryAfter,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+            retry_after_too_long: LongRetryAfter::Error,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Never retry.
+    pub fn disabled() -> Self {
+        Self::default().max_attempts(1)
+    }
+
+    /// Set [`max_attempts`](Self::max_attempts).
+    #[must_use]
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Set [`base_delay`](Self::base_delay).
+    #[must_use]
+    pub fn base_delay(mut self, d: Duration) -> Self {
+        self.base_delay = d;
+        self
+    }
+
+    /// Set [`max_delay`](Self::max_delay).
+    #[must_use]
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// Set [`max_retry_after`](Self::max_retry_after).
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// Set [`retry_after_too_long`](Self::retry_after_too_long).
+    #[must_use]
+    pub fn retry_after_too_long(mut self, what: LongRetryAfter) -> Self {
+        self.retry_after_too_long = what;
+        self
+    }
+}
+
+/// Put this in a request's extensions to allow retrying it although its method is not
+/// idempotent (a POST or PATCH the caller knows is safe to repeat).
+///
+/// ```
+/// use snow_transport::{Body, RetryNonIdempotent};
+///
+/// let mut req = http::Request::post("/api/now/table/incident").body(Body::from("{}")).unwrap();
+/// req.extensions_mut().insert(RetryNonIdempotent);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetryNonIdempotent;

@@ -1,0 +1,137 @@
+//! The transport handle.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use snow_core::{BoxError, ExchangeError, HttpExchange, Instance, async_trait};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use crate::body::{Body, ResponseBody};
+use crate::builder::{Settings, TransportBuilder};
+use crate::error::TransportError;
+
+/// The transport as one erased tower service: `Clone + Send + Sync`, errors are `BoxError`s that
+/// downcast to [`TransportError`].
+pub type SnowService = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
+
+/// An HTTP transport bound to one ServiceNow instance: connection pool, TLS, proxy, timeouts,
+/// retries, concurrency limit and authentication, as one cheap-to-clone handle.
+///
+/// Built with [`Transport::builder`]. Clones share the pool and the authenticator.
+///
+/// ```no_run
+/// use snow_transport::{Body, Instance, Transport};
+/// use snow_basic::BasicAuth;
+///
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// let instance = Instance::from_name("acme")?;
+/// let transport = Transport::builder(instance)
+///     .auth(BasicAuth::new("admin", "s3cret"))
+///     .build()?;
+/// let req = http::Request::get("/api/now/table/incident?sysparm_limit=1").body(Body::empty())?;
+/// let resp = transport.send(req).await?;
+/// println!("{} {}", resp.status(), String::from_utf8_lossy(&resp.into_body().collect_bytes().await?));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Transport {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    instance: Instance,
+    service: SnowService,
+    exchange: SnowService,
+    settings: Settings,
+}
+
+impl Transport {
+    /// Start configuring a transport for `instance`.
+    pub fn builder(instance: Instance) -> TransportBuilder {
+        TransportBuilder::new(instance)
+    }
+
+    pub(crate) fn from_parts(
+        instance: Instance,
+        service: SnowService,
+        exchange: SnowService,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                instance,
+                service,
+                exchange,
+                settings,
+            }),
+        }
+    }
+
+    /// The instance this transport talks to.
+    pub fn instance(&self) -> &Instance {
+        &self.shared.instance
+    }
+
+    /// Send a request through the whole stack: total timeout, the caller's layers, default
+    /// headers, concurrency limit, retry, per-attempt timeout, base URI, authentication, HTTP.
+    ///
+    /// The URI may be a path (`/api/now/table/incident`, joined to the instance's base URL) or an
+    /// absolute URL of the instance's origin; any other origin fails with
+    /// [`TransportError::CrossOrigin`]. Redirects are returned as they are, never followed.
+    /// Non-2xx statuses are responses, not errors.
+    pub async fn send(&self, req: Request<Body>) -> Result<Response<ResponseBody>, TransportError> {
+        self.shared
+            .service
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(TransportError::from)
+    }
+
+    /// The whole stack as an erased tower service, to wrap further or drive with `tower` utilities.
+    pub fn service(&self) -> SnowService {
+        self.shared.service.clone()
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("instance", &self.shared.instance)
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Token calls: the same connector, TLS, proxy, timeouts and body cap as every other call, but no
+/// authentication, no origin restriction, no retry; redirects are returned as they are.
+#[async_trait]
+impl HttpExchange for Transport {
+    async fn exchange(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, ExchangeError> {
+        let (parts, body) = request.into_parts();
+        match parts.uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
+            _ => {
+                return Err(ExchangeError::InvalidRequest {
+                    message: "the URL of a token request must be an absolute http(s) URL".into(),
+                });
+            }
+        }
+        let req = Request::from_parts(parts, Body::from(body));
+        let resp = self
+            .shared
+            .exchange
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(|e| ExchangeError::from(TransportError::from(e)))?;
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect_bytes().await.map_err(ExchangeError::from)?;
+        Ok(Response::from_parts(parts, bytes.to_vec()))
+    }
+}

@@ -1,0 +1,171 @@
+//! Timeouts and the connection pool, over real sockets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{raw_server, read_head, reply, serve};
+use http::Request;
+use snow_transport::{Body, RetryConfig, TimeoutKind, Transport, TransportError};
+use tokio::io::AsyncWriteExt;
+
+fn instance(addr: std::net::SocketAddr) -> snow_transport::Instance {
+    snow_transport::Instance::from_url(&format!("http://{addr}")).unwrap()
+}
+
+#[tokio::test]
+async fn a_stalled_server_trips_the_per_attempt_timeout() {
+    let addr = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(s);
+    })
+    .await;
+    let t = Transport::builder(instance(addr))
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::Attempt
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.is_timeout());
+    assert!(err.to_string().contains("per-attempt"), "{err}");
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_trips_the_read_timeout() {
+    let addr = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"result\":")
+            .await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let t = Transport::builder(instance(addr))
+        .read_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let err = resp.into_body().collect_bytes().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::BodyRead
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_total_timeout_covers_retries() {
+    let server = serve(|_, _| async { reply(503, "") }).await;
+    let t = Transport::builder(server.instance())
+        .retry(
+            RetryConfig::default()
+                .max_attempts(100)
+                .base_delay(Duration::from_millis(100))
+                .max_delay(Duration::from_millis(100)),
+        )
+        .total_timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let err = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::Total
+            }
+        ),
+        "{err}"
+    );
+    let n = server.count();
+    assert!((1..100).contains(&n), "{n}");
+}
+
+#[tokio::test]
+async fn the_total_timeout_covers_the_body() {
+    let addr = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
+        // A chunk every 50 ms: the read timeout never trips, the total one must.
+        for _ in 0..400 {
+            if s.write_all(b"1\r\nx\r\n").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let t = Transport::builder(instance(addr))
+        .read_timeout(Duration::from_secs(5))
+        .total_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let err = resp.into_body().collect_bytes().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::Total
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn idle_pooled_connections_are_closed_after_the_pool_idle_timeout() {
+    let server = serve(|_, _| async { reply(200, "{}") }).await;
+    let get = |t: Transport| async move {
+        let resp = t
+            .send(Request::get("/x").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        resp.into_body().collect_bytes().await.unwrap();
+    };
+
+    // Back to back: the pooled connection is reused.
+    let t = Transport::builder(server.instance())
+        .pool_idle_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    get(t.clone()).await;
+    get(t.clone()).await;
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.closed(), 0);
+
+    // Idling past the timeout, the pool's timer closes it while the transport is still alive.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(server.closed(), 1);
+    get(t.clone()).await;
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.count(), 3);
+    drop(t);
+}
