@@ -117,9 +117,9 @@ fn snow_core_is_http_free() -> Result {
 }
 
 fn peer() -> Result {
-    let script = root().join("tests/peer/run.sh");
+    let script = root().join("crates/snow-devinstance/tests/peer/run.sh");
     if !script.exists() {
-        return Err("tests/peer/run.sh is missing".into());
+        return Err("crates/snow-devinstance/tests/peer/run.sh is missing".into());
     }
     run("pysnow peer check", Command::new("bash").arg(script).current_dir(root()))
 }
