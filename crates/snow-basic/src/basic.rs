@@ -14,6 +14,10 @@ use crate::Prepared;
 /// The header value is computed once, at construction, and marked sensitive; `Debug` shows the
 /// user name only. A `401` is returned to the caller as is: a password cannot renew itself.
 ///
+/// A user name containing `:` cannot be sent (RFC 7617: the first `:` separates user and
+/// password, so the server would read other credentials than the ones given); every request then
+/// fails with [`AuthError::InvalidCredential`] naming the user name, never the password.
+///
 /// ```
 /// use snow_basic::BasicAuth;
 /// use snow_core::{http, Authenticator};
@@ -38,6 +42,12 @@ impl BasicAuth {
     pub fn new(user: impl Into<String>, password: impl Into<SecretString>) -> Self {
         let user = user.into();
         let password: SecretString = password.into();
+        if user.contains(':') {
+            return Self {
+                user,
+                header: Prepared::Invalid("user name (it contains ':')"),
+            };
+        }
         // The clear text lives only in this temporary buffer (and the base64 string), both dropped here.
         let mut clear = String::with_capacity(user.len() + 1 + password.expose_secret().len());
         clear.push_str(&user);

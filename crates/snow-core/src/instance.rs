@@ -210,10 +210,8 @@ impl Instance {
     pub fn from_name(name: &str) -> Result<Self, InstanceError> {
         const WHAT: &str = "instance name";
         check_not_empty(name, WHAT)?;
+        check_no_user_info(name, WHAT)?;
         check_no_whitespace(name, WHAT)?;
-        if name.contains('@') {
-            return Err(InstanceError::UserInfo { what: WHAT });
-        }
         let valid = name.len() <= 63
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !name.starts_with('-')
@@ -238,15 +236,13 @@ impl Instance {
     pub fn from_host(host: &str) -> Result<Self, InstanceError> {
         const WHAT: &str = "host";
         check_not_empty(host, WHAT)?;
+        check_no_user_info(host, WHAT)?;
         check_no_whitespace(host, WHAT)?;
         if host.contains("://") {
             return Err(InstanceError::InvalidHost {
                 input: host.to_owned(),
                 reason: "it contains a scheme; use Instance::from_url for full URLs",
             });
-        }
-        if host.contains('@') {
-            return Err(InstanceError::UserInfo { what: WHAT });
         }
         if host.contains('/') {
             return Err(InstanceError::UnexpectedPath {
@@ -272,6 +268,8 @@ impl Instance {
     pub fn from_url(url: &str) -> Result<Self, InstanceError> {
         const WHAT: &str = "base URL";
         check_not_empty(url, WHAT)?;
+        // Before any check whose error repeats the input: `user:password@` must never be echoed.
+        check_no_user_info(url, WHAT)?;
         check_no_whitespace(url, WHAT)?;
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(InstanceError::InvalidPath {
@@ -298,9 +296,6 @@ impl Instance {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
-        if authority.contains('@') {
-            return Err(InstanceError::UserInfo { what: WHAT });
-        }
         let (host, port) = parse_authority(authority)?;
         let prefix = normalize_path(path, "base URL path", true)?;
         if prefix.split('/').any(|s| s == "api") {
@@ -488,6 +483,17 @@ impl From<Instance> for InstanceRepr {
 fn check_not_empty(s: &str, what: &'static str) -> Result<(), InstanceError> {
     if s.trim().is_empty() {
         Err(InstanceError::Empty { what })
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuse any `@`: no valid name, host or base URL holds one (paths are limited to unreserved
+/// characters, queries and fragments are refused), and an input with one may carry a password,
+/// so this check runs before any other whose error repeats the input.
+fn check_no_user_info(s: &str, what: &'static str) -> Result<(), InstanceError> {
+    if s.contains('@') {
+        Err(InstanceError::UserInfo { what })
     } else {
         Ok(())
     }
@@ -761,9 +767,31 @@ mod tests {
 
     #[test]
     fn user_info_is_never_echoed() {
-        let err = Instance::from_url("https://admin:s3cret@h.com").unwrap_err();
-        assert!(!err.to_string().contains("s3cret"));
-        assert!(!format!("{err:?}").contains("s3cret"));
+        type Parse = fn(&str) -> Result<Instance, InstanceError>;
+        // Each input is also broken in another way whose error would repeat the input.
+        let cases: &[(&str, Parse)] = &[
+            ("https://admin:s3cret@h.com", Instance::from_url),
+            ("https://admin:s3 cret@h.com", Instance::from_url),
+            ("ftp://admin:s3cret@h.com", Instance::from_url),
+            ("https://admin:s3cret@h.com?x=1", Instance::from_url),
+            ("https://admin:s3cret@h.com/a%20", Instance::from_url),
+            ("admin:s3cret@h.com", Instance::from_url),
+            ("https://admin:s3cret@h.com", Instance::from_host),
+            ("admin:s3 cret@h.com", Instance::from_host),
+            ("admin:s3cret@h.com:99999", Instance::from_host),
+            ("admin:s3 cret@acme", Instance::from_name),
+        ];
+        for (input, parse) in cases {
+            let err = parse(input).unwrap_err();
+            assert!(
+                matches!(err, InstanceError::UserInfo { .. }),
+                "{input:?}: {err:?}"
+            );
+            assert!(!err.to_string().contains("s3"), "{err}");
+            assert!(!format!("{err:?}").contains("s3"), "{err:?}");
+        }
+        let err = "admin:s3cret@h.com".parse::<Instance>().unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("s3cret"));
     }
 
     #[test]

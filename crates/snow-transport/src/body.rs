@@ -285,7 +285,11 @@ impl http_body::Body for ResponseBody {
                     }
                 }
                 if let (Some(idle), Some(timer)) = (this.idle, this.idle_timer.as_mut()) {
-                    timer.as_mut().reset(Instant::now() + idle);
+                    // A read timeout too long to represent never fires (and must not panic).
+                    match Instant::now().checked_add(idle) {
+                        Some(at) => timer.as_mut().reset(at),
+                        None => this.idle_timer = None,
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -325,6 +329,7 @@ impl http_body::Body for ResponseBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt as _;
     use http_body::Body as _;
 
     #[tokio::test]
@@ -357,6 +362,26 @@ mod tests {
         assert!(matches!(err, TransportError::BodyTooLarge { limit: 55 }));
         let ok = ResponseBody::with_limits(http_body_util::Full::new(Bytes::from("x")), 1, None);
         assert_eq!(ok.collect_bytes().await.unwrap(), "x");
+    }
+
+    #[tokio::test]
+    async fn a_read_timeout_too_long_to_represent_does_not_panic() {
+        // Pending first (which arms the idle timer), then data (which re-arms it).
+        let mut polled = false;
+        let chunks = futures_util::stream::poll_fn(move |cx| {
+            if polled {
+                return Poll::Ready(None);
+            }
+            polled = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .chain(futures_util::stream::iter(vec![Ok::<_, BoxError>(
+            Frame::data(Bytes::from_static(b"ok")),
+        )]));
+        let body = http_body_util::StreamBody::new(chunks);
+        let rb = ResponseBody::with_limits(body, 10, Some(Duration::MAX));
+        assert_eq!(rb.collect_bytes().await.unwrap(), "ok");
     }
 
     #[tokio::test(start_paused = true)]

@@ -220,6 +220,10 @@ impl TransportBuilder {
 
     /// Send this header on every request that does not set it (replaces an earlier default of
     /// the same name, `Accept` included).
+    ///
+    /// Credential headers (`Authorization`, `Proxy-Authorization`, `Cookie`, `x-sn-apikey`) and
+    /// values already marked sensitive are marked sensitive, and are not sent with token calls
+    /// ([`HttpExchange`](snow_core::HttpExchange)) to any origin other than the instance.
     #[must_use]
     pub fn default_header<V>(mut self, name: impl AsRef<str>, value: V) -> Self
     where
@@ -227,7 +231,10 @@ impl TransportBuilder {
     {
         let name_str = name.as_ref();
         match (HeaderName::try_from(name_str), value.try_into()) {
-            (Ok(n), Ok(v)) => {
+            (Ok(n), Ok(mut v)) => {
+                if is_credential_header(&n) {
+                    v.set_sensitive(true);
+                }
                 self.settings.headers.insert(n, v);
             }
             _ => self.fail(BuildError::InvalidHeader {
@@ -342,6 +349,17 @@ impl TransportBuilder {
                 message: "the concurrency limit must be at least 1".into(),
             });
         }
+        if settings
+            .concurrency_limit
+            .is_some_and(|n| n > tokio::sync::Semaphore::MAX_PERMITS)
+        {
+            return Err(BuildError::Config {
+                message: format!(
+                    "the concurrency limit must be at most {}",
+                    tokio::sync::Semaphore::MAX_PERMITS
+                ),
+            });
+        }
         let ua = user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT);
         let ua = HeaderValue::from_str(ua).map_err(|_| BuildError::InvalidHeader {
             name: USER_AGENT.as_str().to_owned(),
@@ -380,20 +398,53 @@ impl TransportBuilder {
         }
         svc = BoxCloneSyncService::new(svc.map_err(typed));
 
-        // Token calls: no auth, no origin restriction, no retry.
+        // Token calls: no auth, no origin restriction, no retry. Token endpoints on another
+        // origin (an external identity provider) get no credential-bearing default header.
         let mut exchange = inner;
         if let Some(t) = settings.timeout {
             exchange = BoxCloneSyncService::new(TimeoutLayer::new(t).layer(exchange));
         }
-        exchange = BoxCloneSyncService::new(headers.layer(exchange));
-        if let Some(t) = settings.total_timeout {
-            exchange = BoxCloneSyncService::new(TotalTimeoutLayer::new(t).layer(exchange));
+        let mut public_headers = HeaderMap::new();
+        for (name, value) in &settings.headers {
+            if !value.is_sensitive() && !is_credential_header(name) {
+                public_headers.append(name.clone(), value.clone());
+            }
         }
-        exchange = BoxCloneSyncService::new(exchange.map_err(typed));
+        let foreign = finish_exchange(
+            BoxCloneSyncService::new(
+                DefaultHeadersLayer::new(public_headers).layer(exchange.clone()),
+            ),
+            settings.total_timeout,
+        );
+        let exchange = finish_exchange(
+            BoxCloneSyncService::new(headers.layer(exchange)),
+            settings.total_timeout,
+        );
 
-        Ok(Transport::from_parts(instance, svc, exchange, settings))
+        Ok(Transport::from_parts(
+            instance, svc, exchange, foreign, settings,
+        ))
     }
 }
+
+fn finish_exchange(mut exchange: SnowService, total_timeout: Option<Duration>) -> SnowService {
+    if let Some(t) = total_timeout {
+        exchange = BoxCloneSyncService::new(TotalTimeoutLayer::new(t).layer(exchange));
+    }
+    BoxCloneSyncService::new(exchange.map_err(typed))
+}
+
+/// Headers that carry credentials, whatever their value.
+fn is_credential_header(name: &HeaderName) -> bool {
+    name == http::header::AUTHORIZATION
+        || name == http::header::PROXY_AUTHORIZATION
+        || name == http::header::COOKIE
+        || name.as_str() == API_KEY_HEADER
+}
+
+/// The header ServiceNow reads API keys from (spelt out here: snow-transport does not depend on
+/// snow-basic).
+const API_KEY_HEADER: &str = "x-sn-apikey";
 
 /// Every error leaving the transport is a boxed [`TransportError`].
 fn typed(e: BoxError) -> BoxError {

@@ -66,6 +66,13 @@ impl Proxy {
         let tunnel = Tunnel::new(uri, connector);
         Ok(match &self.credentials {
             None => tunnel,
+            Some((user, _)) if user.contains(':') => {
+                return Err(BuildError::Proxy {
+                    message: "the proxy user name must not contain ':' (Basic credentials \
+                              could not tell user and password apart)"
+                        .into(),
+                });
+            }
             Some((user, password)) => {
                 let token = STANDARD.encode(format!("{user}:{}", password.expose_secret()));
                 let mut value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
@@ -188,6 +195,23 @@ mod tests {
             let e = parse_proxy_url(bad).unwrap_err();
             assert!(!e.contains("u:p"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_proxy_user_with_a_colon_is_refused_without_echoing_the_password() {
+        let err = Proxy::http("http://proxy:3128")
+            .basic_auth("a:b", "pr0xy-pass")
+            .tunnel(HttpConnector::new())
+            .unwrap_err();
+        assert!(matches!(err, BuildError::Proxy { .. }), "{err}");
+        assert!(err.to_string().contains("':'"), "{err}");
+        assert!(!err.to_string().contains("pr0xy-pass"), "{err}");
+        assert!(
+            Proxy::http("http://proxy:3128")
+                .basic_auth("a", "b:c")
+                .tunnel(HttpConnector::new())
+                .is_ok()
+        );
     }
 
     #[test]

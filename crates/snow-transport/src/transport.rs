@@ -43,7 +43,10 @@ pub struct Transport {
 struct Shared {
     instance: Instance,
     service: SnowService,
+    /// Token calls to the instance's own origin.
     exchange: SnowService,
+    /// Token calls to any other origin: no credential-bearing default header.
+    foreign_exchange: SnowService,
     settings: Settings,
 }
 
@@ -57,6 +60,7 @@ impl Transport {
         instance: Instance,
         service: SnowService,
         exchange: SnowService,
+        foreign_exchange: SnowService,
         settings: Settings,
     ) -> Self {
         Self {
@@ -64,6 +68,7 @@ impl Transport {
                 instance,
                 service,
                 exchange,
+                foreign_exchange,
                 settings,
             }),
         }
@@ -106,7 +111,8 @@ impl fmt::Debug for Transport {
 }
 
 /// Token calls: the same connector, TLS, proxy, timeouts and body cap as every other call, but no
-/// authentication, no origin restriction, no retry; redirects are returned as they are.
+/// authentication, no origin restriction, no retry; redirects are returned as they are. Default
+/// headers that carry credentials are only sent when the token endpoint is on the instance's origin.
 #[async_trait]
 impl HttpExchange for Transport {
     async fn exchange(
@@ -122,10 +128,13 @@ impl HttpExchange for Transport {
                 });
             }
         }
+        let service = if self.shared.instance.is_same_origin(&parts.uri) {
+            &self.shared.exchange
+        } else {
+            &self.shared.foreign_exchange
+        };
         let req = Request::from_parts(parts, Body::from(body));
-        let resp = self
-            .shared
-            .exchange
+        let resp = service
             .clone()
             .oneshot(req)
             .await

@@ -364,3 +364,60 @@ async fn a_failing_authenticator_stops_the_request() {
     );
     assert_eq!(server.count(), 0);
 }
+
+#[tokio::test]
+async fn lookalike_origins_and_odd_uri_forms_never_get_credentials() {
+    let instance = ok_server().await;
+    let other = ok_server().await;
+    let t = Transport::builder(instance.instance())
+        .auth(BasicAuth::new("admin", "hunter2"))
+        .build()
+        .unwrap();
+    let port = instance.addr.port();
+    let other_port = other.addr.port();
+    for uri in [
+        // Same host and port, other scheme.
+        format!("https://127.0.0.1:{port}/x"),
+        // Same host, other port.
+        format!("http://127.0.0.1:{other_port}/x"),
+        // Another name for the same address.
+        format!("http://localhost:{port}/x"),
+        // User information naming the instance, host elsewhere.
+        format!("http://127.0.0.1:{port}@127.0.0.1:{other_port}/x"),
+        // A trailing dot.
+        format!("http://127.0.0.1.:{port}/x"),
+    ] {
+        let req = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let err = t.send(req).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransportError::CrossOrigin { .. } | TransportError::InvalidRequest { .. }
+            ),
+            "{uri}: {err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+    for uri in [format!("127.0.0.1:{other_port}"), "*".to_owned()] {
+        let req = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let err = t.send(req).await.unwrap_err();
+        assert!(
+            matches!(err, TransportError::InvalidRequest { .. }),
+            "{uri}: {err}"
+        );
+    }
+    assert_eq!(other.count(), 0);
+    assert_eq!(instance.count(), 0);
+
+    // A path that looks like a network-path reference stays a path on the instance.
+    let resp = get(&t, &format!("//127.0.0.1:{other_port}/x")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(other.count(), 0);
+    let seen = instance.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].uri.path(), format!("//127.0.0.1:{other_port}/x"));
+    assert_eq!(
+        seen[0].headers["authorization"],
+        "Basic YWRtaW46aHVudGVyMg=="
+    );
+}

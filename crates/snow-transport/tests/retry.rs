@@ -305,3 +305,28 @@ async fn connection_refused_is_a_connect_error() {
     assert!(matches!(err, TransportError::Connect { .. }), "{err}");
     assert!(err.to_string().starts_with("could not connect"), "{err}");
 }
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_honoured_and_a_429_without_one_backs_off() {
+    let server = serve(|_, i| async move {
+        match i {
+            0 => with_header(503, "retry-after", "1".into()),
+            1 => reply(429, "{}"),
+            _ => reply(200, "{}"),
+        }
+    })
+    .await;
+    let t = Transport::builder(server.instance())
+        .retry(quick())
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.count(), 3);
+    // The 503's Retry-After was waited for (a check that waiting happened, not a time bound).
+    assert!(start.elapsed() >= Duration::from_millis(900));
+}

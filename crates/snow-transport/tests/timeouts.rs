@@ -83,7 +83,9 @@ async fn the_total_timeout_covers_retries() {
                 .base_delay(Duration::from_millis(100))
                 .max_delay(Duration::from_millis(100)),
         )
-        .total_timeout(Duration::from_millis(400))
+        // Generous, so that a loaded machine still makes the first attempt in time; the
+        // 100 attempts at up to 100 ms apart cannot all fit in it.
+        .total_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let err = t
@@ -110,8 +112,8 @@ async fn the_total_timeout_covers_the_body() {
         let _ = s
             .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
             .await;
-        // A chunk every 50 ms: the read timeout never trips, the total one must.
-        for _ in 0..400 {
+        // A chunk every 50 ms for a minute: the read timeout never trips, the total one must.
+        for _ in 0..1200 {
             if s.write_all(b"1\r\nx\r\n").await.is_err() {
                 return;
             }
@@ -119,16 +121,19 @@ async fn the_total_timeout_covers_the_body() {
         }
     })
     .await;
+    // The head arrives at once; 3 s leaves a loaded machine ample time to get it, and is far
+    // shorter than the minute the body would take.
     let t = Transport::builder(instance(addr))
-        .read_timeout(Duration::from_secs(5))
-        .total_timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_secs(30))
+        .total_timeout(Duration::from_secs(3))
         .build()
         .unwrap();
     let resp = t
         .send(Request::get("/x").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    let err = resp.into_body().collect_bytes().await.unwrap_err();
+    let body = resp.into_body();
+    let err = body.collect_bytes().await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -151,18 +156,24 @@ async fn idle_pooled_connections_are_closed_after_the_pool_idle_timeout() {
         resp.into_body().collect_bytes().await.unwrap();
     };
 
-    // Back to back: the pooled connection is reused.
+    // Back to back: the pooled connection is reused (2 s of idling allowed between the two).
     let t = Transport::builder(server.instance())
-        .pool_idle_timeout(Duration::from_millis(200))
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     get(t.clone()).await;
     get(t.clone()).await;
     assert_eq!(server.connections(), 1);
-    assert_eq!(server.closed(), 0);
 
     // Idling past the timeout, the pool's timer closes it while the transport is still alive.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait for that (up to a minute), rather than for a fixed time.
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while server.closed() == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the idle connection was never closed");
     assert_eq!(server.closed(), 1);
     get(t.clone()).await;
     assert_eq!(server.connections(), 2);

@@ -44,9 +44,19 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(exp)
             .min(self.config.max_delay);
-        // Full jitter: uniform in [0, ceiling].
-        ceiling.mul_f64(HasherRng::default().next_f64().clamp(0.0, 1.0))
+        full_jitter(ceiling, HasherRng::default().next_f64())
     }
+}
+
+/// Full jitter: `ceiling * factor`, `factor` in `[0, 1]`. `Duration::mul_f64` would panic on a
+/// ceiling near `Duration::MAX` (its f64 form rounds up past it); this saturates instead.
+fn full_jitter(ceiling: Duration, factor: f64) -> Duration {
+    let factor = if factor.is_nan() {
+        1.0
+    } else {
+        factor.clamp(0.0, 1.0)
+    };
+    Duration::try_from_secs_f64(ceiling.as_secs_f64() * factor).map_or(ceiling, |d| d.min(ceiling))
 }
 
 /// Methods that may be sent twice without changing the outcome (RFC 9110, 9.2.2).
@@ -189,6 +199,46 @@ mod tests {
             p.retries = retries;
             assert!(p.backoff() <= Duration::from_millis(250));
         }
+    }
+
+    #[test]
+    fn full_jitter_saturates_instead_of_panicking() {
+        // `Duration::MAX.mul_f64(1.0)` panics: its f64 form is 2^64 s.
+        assert_eq!(full_jitter(Duration::MAX, 1.0), Duration::MAX);
+        assert_eq!(full_jitter(Duration::MAX, 0.0), Duration::ZERO);
+        assert_eq!(
+            full_jitter(Duration::from_secs(10), 0.5),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            full_jitter(Duration::from_secs(10), 7.0),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            full_jitter(Duration::from_secs(10), f64::NAN),
+            Duration::from_secs(10)
+        );
+        let mut p = RetryPolicy::new(
+            RetryConfig::default()
+                .base_delay(Duration::MAX)
+                .max_delay(Duration::MAX),
+        );
+        for retries in 0..64 {
+            p.retries = retries;
+            assert!(p.backoff() <= Duration::MAX);
+        }
+    }
+
+    #[test]
+    fn backoff_is_jittered() {
+        let mut p = RetryPolicy::new(
+            RetryConfig::default()
+                .base_delay(Duration::from_secs(1))
+                .max_delay(Duration::from_secs(1)),
+        );
+        p.retries = 3;
+        let delays: std::collections::HashSet<Duration> = (0..20).map(|_| p.backoff()).collect();
+        assert!(delays.len() > 1, "no jitter: {delays:?}");
     }
 
     #[test]

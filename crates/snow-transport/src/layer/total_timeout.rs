@@ -61,9 +61,13 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too long to represent (`Duration::MAX`, say) means no deadline, not a panic.
+        let deadline = Instant::now().checked_add(self.timeout);
         let inner = self.inner.clone();
         Box::pin(async move {
+            let Some(deadline) = deadline else {
+                return inner.oneshot(req).await.map_err(Into::into);
+            };
             match tokio::time::timeout_at(deadline, inner.oneshot(req)).await {
                 Ok(Ok(mut resp)) => {
                     resp.body_mut().set_deadline(deadline);

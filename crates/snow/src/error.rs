@@ -1,0 +1,513 @@
+//! [`Error`]: the one error type of the crate.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+use snow_core::{AuthError, BoxError};
+
+use crate::query::QueryError;
+
+/// Everything that can go wrong talking to ServiceNow, as one type.
+///
+/// Each message is one sentence saying what happened and what to do. [`is_retryable`] tells
+/// whether sending the same request again may succeed; [`status`] gives the HTTP status when
+/// there was one.
+///
+/// [`is_retryable`]: Error::is_retryable
+/// [`status`]: Error::status
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// ServiceNow answered with its error envelope `{"error":{"message","detail"},"status":"failure"}`.
+    #[error("{}", ApiText { status: *status, message, detail: detail.as_deref(), transaction_id: transaction_id.as_deref() })]
+    Api {
+        /// The HTTP status (the real signal; the body does not repeat it).
+        status: StatusCode,
+        /// `error.message`.
+        message: String,
+        /// `error.detail`, when it was a non-empty string.
+        detail: Option<String>,
+        /// The `X-Transaction-ID` response header, for the instance's logs.
+        transaction_id: Option<String>,
+    },
+    /// A call that needs a record found none.
+    #[error("no record matched; check the query, the sys_id, or the user's read access")]
+    NoResults,
+    /// A call that needs exactly one record found several.
+    #[error("more than one record matched where exactly one was expected; narrow the query")]
+    MultipleResults,
+    /// The instance answered something other than the JSON ServiceNow sends (an HTML error
+    /// page, a proxy page, an empty body, JSON without `result`).
+    #[error("ServiceNow answered HTTP {} with {reason}{}; check the instance URL and any proxy in between",
+        status_text(*status), excerpt_text(content_type.as_deref(), excerpt))]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The `Content-Type` header, if any.
+        content_type: Option<String>,
+        /// What was wrong, e.g. "a body that is not JSON".
+        reason: String,
+        /// The start of the body: truncated, whitespace collapsed, credentials redacted.
+        excerpt: String,
+    },
+    /// The instance is not serving requests; `hibernating` when it sent the developer-instance
+    /// hibernation page.
+    #[error("{}", if *hibernating {
+        format!("the instance is hibernating (HTTP {}); wake it from the developer portal, then try again", status_text(*status))
+    } else {
+        format!("the instance is unavailable (HTTP {}); try again later", status_text(*status))
+    })]
+    InstanceUnavailable {
+        /// Whether the hibernation page was recognised.
+        hibernating: bool,
+        /// The HTTP status of the answer.
+        status: StatusCode,
+    },
+    /// ServiceNow cancelled the transaction while streaming the result: a 200 whose body carries
+    /// an `error` member after a (possibly cut) `result`.
+    #[error(
+        "ServiceNow cancelled the transaction after sending {rows_received} record(s) ({message}); request smaller pages or fewer fields"
+    )]
+    TransactionCancelled {
+        /// How many complete records arrived before the error.
+        rows_received: usize,
+        /// `error.message`, e.g. "Transaction cancelled: maximum execution time exceeded".
+        message: String,
+        /// `error.detail`, when present.
+        detail: Option<String>,
+        /// The `X-Transaction-ID` response header.
+        transaction_id: Option<String>,
+    },
+    /// The body ended in the middle of the JSON.
+    #[error("the response body ended in the middle of the JSON after {rows_received} complete record(s) (HTTP {}); the instance probably cancelled the transaction, so request smaller pages or fewer fields", status_text(*status))]
+    TruncatedResponse {
+        /// How many complete records arrived.
+        rows_received: usize,
+        /// The HTTP status.
+        status: StatusCode,
+    },
+    /// A GET answered 202: the instance rejected it because the session was busy (session synchronisation).
+    #[error(
+        "ServiceNow rejected the request with HTTP 202 because its session is busy; retry later and avoid sharing session cookies between concurrent requests"
+    )]
+    SessionRejected {
+        /// The `X-Transaction-ID` response header.
+        transaction_id: Option<String>,
+    },
+    /// HTTP 429: a rate-limit rule or a full request queue.
+    #[error("ServiceNow refused the request with HTTP 429 (rate limit or full request queue){}{}; slow down and retry later",
+        retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
+        message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    RateLimited {
+        /// The `Retry-After` header (seconds or an HTTP date), when sent.
+        retry_after: Option<Duration>,
+        /// `error.message` and `error.detail`, when the body had them.
+        message: Option<String>,
+    },
+    /// Credentials could not be obtained or applied.
+    #[error("authentication failed: {0}")]
+    Auth(#[source] AuthError),
+    /// The request or the response body took too long.
+    #[error("the request timed out ({source}); raise the timeout or request less data per call")]
+    Timeout {
+        /// What timed out.
+        source: BoxError,
+    },
+    /// The TLS handshake failed (certificate verification, protocol).
+    #[error(
+        "the TLS connection to the instance failed ({source}); check the instance URL and the trusted certificates"
+    )]
+    Tls {
+        /// The TLS error.
+        source: BoxError,
+    },
+    /// No connection could be made.
+    #[error(
+        "could not connect to the instance ({source}); check the URL, the network and any proxy"
+    )]
+    Connect {
+        /// The connection error.
+        source: BoxError,
+    },
+    /// Another failure of the transport while sending or receiving.
+    #[error("the request could not be completed ({source})")]
+    Transport {
+        /// The transport error.
+        source: BoxError,
+    },
+    /// The JSON did not fit the target type; `path` names where (`result[3].priority`).
+    #[error(
+        "could not decode the response at `{path}` ({source}); check that the target type matches the fields returned"
+    )]
+    Decode {
+        /// The JSON path of the failure.
+        path: String,
+        /// The decoding error.
+        source: BoxError,
+    },
+    /// An encoded query could not be built or parsed.
+    #[error("invalid query: {0}")]
+    InvalidQuery(#[from] QueryError),
+    /// An argument was refused before anything was sent.
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// What was wrong.
+        message: String,
+    },
+    /// The client could not be set up (an invalid instance URL, TLS or proxy setting).
+    #[error("invalid client configuration: {message}")]
+    Config {
+        /// What was wrong.
+        message: String,
+    },
+    /// The response body was larger than the transport's cap; reading stopped there.
+    #[error(
+        "the response body exceeds the limit of {limit} bytes; request smaller pages or raise the transport's max_response_body"
+    )]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// Paging received a different number of records than `X-Total-Count` announced (records
+    /// were added or deleted while paging, or ACLs hid some rows).
+    #[error(
+        "expected {expected} record(s) from X-Total-Count but received {received}; the table changed while paging or ACLs hid rows; use keyset paging or retry"
+    )]
+    CountMismatch {
+        /// What `X-Total-Count` (and the limit and offset) announced.
+        expected: u64,
+        /// What arrived.
+        received: u64,
+    },
+}
+
+struct ApiText<'a> {
+    status: StatusCode,
+    message: &'a str,
+    detail: Option<&'a str>,
+    transaction_id: Option<&'a str>,
+}
+
+impl fmt::Display for ApiText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ServiceNow returned HTTP {}: {}",
+            status_text(self.status),
+            if self.message.is_empty() {
+                "(no message)"
+            } else {
+                self.message
+            }
+        )?;
+        if let Some(d) = self.detail {
+            write!(f, ": {d}")?;
+        }
+        if let Some(t) = self.transaction_id {
+            write!(f, " (transaction {t})")?;
+        }
+        Ok(())
+    }
+}
+
+fn status_text(s: StatusCode) -> String {
+    match s.canonical_reason() {
+        Some(r) => format!("{} {r}", s.as_u16()),
+        None => s.as_u16().to_string(),
+    }
+}
+
+fn excerpt_text(content_type: Option<&str>, excerpt: &str) -> String {
+    let ct = content_type
+        .map(|c| format!(" (content type {c})"))
+        .unwrap_or_default();
+    if excerpt.is_empty() {
+        ct
+    } else {
+        format!("{ct}: \"{excerpt}\"")
+    }
+}
+
+impl Error {
+    /// Whether sending the same request again may succeed: rate limiting, a busy session,
+    /// timeouts, connection failures, 502/503/504, an unavailable (not hibernating) instance and
+    /// transient authentication failures.
+    ///
+    /// A cancelled or truncated transaction is not retryable as is; ask for smaller pages.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. }
+            | Error::SessionRejected { .. }
+            | Error::Timeout { .. }
+            | Error::Connect { .. } => true,
+            Error::InstanceUnavailable { hibernating, .. } => !hibernating,
+            Error::Api { status, .. } | Error::UnexpectedResponse { status, .. } => matches!(
+                *status,
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            ),
+            Error::Auth(e) => e.is_transient(),
+            Error::Transport { source } => source
+                .downcast_ref::<snow_transport::TransportError>()
+                .is_some_and(snow_transport::TransportError::is_retryable),
+            _ => false,
+        }
+    }
+
+    /// The HTTP status of the answer behind this error, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api { status, .. }
+            | Error::UnexpectedResponse { status, .. }
+            | Error::InstanceUnavailable { status, .. }
+            | Error::TruncatedResponse { status, .. } => Some(*status),
+            Error::TransactionCancelled { .. } => Some(StatusCode::OK),
+            Error::SessionRejected { .. } => Some(StatusCode::ACCEPTED),
+            Error::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            _ => None,
+        }
+    }
+
+    /// A timeout, from the transport's error.
+    pub fn timeout(source: impl Into<BoxError>) -> Self {
+        Error::Timeout {
+            source: source.into(),
+        }
+    }
+
+    /// A TLS failure, from the transport's error.
+    pub fn tls(source: impl Into<BoxError>) -> Self {
+        Error::Tls {
+            source: source.into(),
+        }
+    }
+
+    /// A connection failure, from the transport's error.
+    pub fn connect(source: impl Into<BoxError>) -> Self {
+        Error::Connect {
+            source: source.into(),
+        }
+    }
+
+    /// Any other transport failure.
+    pub fn transport(source: impl Into<BoxError>) -> Self {
+        Error::Transport {
+            source: source.into(),
+        }
+    }
+
+    /// A refused argument.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<snow_transport::TransportError> for Error {
+    fn from(e: snow_transport::TransportError) -> Self {
+        use snow_transport::TransportError as T;
+        if e.is_timeout() {
+            return Error::Timeout {
+                source: Box::new(e),
+            };
+        }
+        match e {
+            T::Auth(a) => Error::Auth(a),
+            T::Connect { .. } => Error::Connect {
+                source: Box::new(e),
+            },
+            T::Tls { .. } => Error::Tls {
+                source: Box::new(e),
+            },
+            T::BodyTooLarge { limit } => Error::BodyTooLarge { limit },
+            T::RetryAfterTooLong { retry_after, .. } => Error::RateLimited {
+                retry_after: Some(retry_after),
+                message: Some(e.to_string()),
+            },
+            T::CrossOrigin { .. } | T::InvalidRequest { .. } => Error::InvalidInput {
+                message: e.to_string(),
+            },
+            other => Error::Transport {
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+impl From<snow_transport::BuildError> for Error {
+    fn from(e: snow_transport::BuildError) -> Self {
+        Error::Config {
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<snow_core::InstanceError> for Error {
+    fn from(e: snow_core::InstanceError) -> Self {
+        Error::Config {
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Auth(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentence(e: &Error) -> String {
+        let s = e.to_string();
+        assert!(!s.is_empty());
+        assert!(!s.contains('\n'), "one line: {s}");
+        s
+    }
+
+    #[test]
+    fn api_error_text_matches_acceptance_22_and_23() {
+        let e = Error::Api {
+            status: StatusCode::NOT_FOUND,
+            message: "No Record found".into(),
+            detail: Some("Record doesn't exist or ACL restricts the record retrieval".into()),
+            transaction_id: Some("79aee3f52fa2".into()),
+        };
+        let s = sentence(&e);
+        assert!(s.contains(
+            "No Record found: Record doesn't exist or ACL restricts the record retrieval"
+        ));
+        assert!(s.contains("404 Not Found"));
+        assert!(s.contains("79aee3f52fa2"));
+        assert_eq!(e.status(), Some(StatusCode::NOT_FOUND));
+        assert!(!e.is_retryable());
+
+        let e = Error::Api {
+            status: StatusCode::BAD_REQUEST,
+            message: "Invalid table name".into(),
+            detail: None,
+            transaction_id: None,
+        };
+        assert_eq!(
+            sentence(&e),
+            "ServiceNow returned HTTP 400 Bad Request: Invalid table name"
+        );
+    }
+
+    #[test]
+    fn retryable_kinds() {
+        let retry = [
+            Error::RateLimited {
+                retry_after: Some(Duration::from_secs(3)),
+                message: None,
+            },
+            Error::SessionRejected {
+                transaction_id: None,
+            },
+            Error::timeout("read"),
+            Error::connect("refused"),
+            Error::InstanceUnavailable {
+                hibernating: false,
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            },
+            Error::Api {
+                status: StatusCode::BAD_GATEWAY,
+                message: String::new(),
+                detail: None,
+                transaction_id: None,
+            },
+            Error::Auth(AuthError::other("token endpoint down", true)),
+        ];
+        for e in &retry {
+            assert!(e.is_retryable(), "{e}");
+            sentence(e);
+        }
+        let no_retry = [
+            Error::InstanceUnavailable {
+                hibernating: true,
+                status: StatusCode::OK,
+            },
+            Error::NoResults,
+            Error::MultipleResults,
+            Error::tls("bad certificate"),
+            Error::TransactionCancelled {
+                rows_received: 3,
+                message: "Transaction cancelled".into(),
+                detail: None,
+                transaction_id: None,
+            },
+            Error::TruncatedResponse {
+                rows_received: 2,
+                status: StatusCode::OK,
+            },
+            Error::Api {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: "x".into(),
+                detail: None,
+                transaction_id: None,
+            },
+            Error::Auth(AuthError::other("bad password", false)),
+            Error::invalid_input("limit must be positive"),
+        ];
+        for e in &no_retry {
+            assert!(!e.is_retryable(), "{e}");
+            sentence(e);
+        }
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            Error::SessionRejected {
+                transaction_id: None
+            }
+            .status(),
+            Some(StatusCode::ACCEPTED)
+        );
+        assert_eq!(
+            Error::RateLimited {
+                retry_after: None,
+                message: None
+            }
+            .status(),
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        assert_eq!(Error::NoResults.status(), None);
+        assert_eq!(Error::timeout("x").status(), None);
+    }
+
+    #[test]
+    fn hibernation_message_says_what_to_do() {
+        let s = Error::InstanceUnavailable {
+            hibernating: true,
+            status: StatusCode::OK,
+        }
+        .to_string();
+        assert!(s.contains("hibernating") && s.contains("wake"), "{s}");
+    }
+
+    #[test]
+    fn rate_limit_message_carries_retry_after() {
+        let s = Error::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+            message: Some("Rate limit exceeded".into()),
+        }
+        .to_string();
+        assert!(s.contains("retry after 30 s") && s.contains("Rate limit exceeded"));
+    }
+
+    #[test]
+    fn query_errors_convert() {
+        let q = crate::query::field("a b").eq(1).build().unwrap_err();
+        let e: Error = q.into();
+        assert!(
+            e.to_string()
+                .starts_with("invalid query: invalid field name \"a b\"")
+        );
+    }
+}

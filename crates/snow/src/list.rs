@@ -1,0 +1,1006 @@
+//! Listing records: [`ListRequest`], the paging [`RecordStream`] and the buffered [`Page`].
+//!
+//! A list call reads pages of `page_size` records (1000 by default) and yields records one by
+//! one. Memory stays bounded: the page being yielded, one decoded page prefetched, and the pages
+//! in flight (one, or `concurrency` when fetching concurrently) — never the whole result.
+//!
+//! - **Stable order.** Offset paging over an unordered query can skip or repeat rows, so
+//!   `ORDERBYsys_id` is appended when the query has no order of its own
+//!   ([`ListRequest::stable_order`] turns this off).
+//! - **Totals.** The first page's `X-Total-Count` (with `offset` and `limit`) says how many
+//!   records to expect; a different number is an [`Error::CountMismatch`], or a warning
+//!   ([`CountCheck`]). With `no_count(true)` paging stops at the first short page instead.
+//! - **Keyset paging** ([`ListRequest::keyset`]): each page asks for `sys_id>last^ORDERBYsys_id`
+//!   from offset 0, so deep pages cost no more than the first and rows inserted or deleted
+//!   meanwhile shift nothing.
+//! - **Concurrency** ([`ListRequest::concurrency`]): once the total is known, up to N pages are
+//!   fetched at once, yielded in order or as they arrive.
+//! - **Cancelled transactions.** When ServiceNow cancels a slow transaction in the middle of a
+//!   page (a `200` whose body ends with an `error` member, or JSON cut short), the page is asked
+//!   for again from the same offset at half the size, up to [`ListRequest::cancel_retries`]
+//!   times, before [`Error::TransactionCancelled`] is returned.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use http::Request;
+use serde::de::DeserializeOwned;
+use snow_transport::Body;
+
+use crate::client::{Client, url_error};
+use crate::params::{DisplayValue, ListParams};
+use crate::query::{IntoQuery, Query, QueryError, field};
+use crate::{Error, Field};
+
+/// Records per page when none is set.
+pub const DEFAULT_PAGE_SIZE: u64 = 1000;
+
+/// Halvings of a page after "Transaction cancelled" before giving up, when none is set.
+pub const DEFAULT_CANCEL_RETRIES: u32 = 4;
+
+/// What to do when the number of records received differs from what `X-Total-Count` announced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CountCheck {
+    /// End the stream with [`Error::CountMismatch`] (the default: no silent data loss).
+    #[default]
+    Error,
+    /// Log a warning (`tracing`) and end normally.
+    Warn,
+    /// Do not check.
+    Off,
+}
+
+/// A list call being configured. Every setting belongs to this call only; nothing carries over
+/// to the next call on the same table (pysnow #195 cannot happen).
+///
+/// Finish it with [`stream`](Self::stream) (pages followed lazily), [`all`](Self::all),
+/// [`one`](Self::one), [`first`](Self::first), [`one_or_none`](Self::one_or_none),
+/// [`first_or_none`](Self::first_or_none), or [`page`](Self::page) (one request, buffered).
+#[derive(Clone, Debug)]
+#[must_use = "a list request does nothing until finished with stream(), all(), one(), first() or page()"]
+pub struct ListRequest {
+    client: Client,
+    segments: Vec<String>,
+    params: ListParams,
+    query: Option<Result<Query, QueryError>>,
+    limit: Option<u64>,
+    offset: u64,
+    page_size: u64,
+    no_count: bool,
+    stable_order: bool,
+    count_check: CountCheck,
+    keyset: bool,
+    concurrency: usize,
+    ordered: bool,
+    cancel_retries: u32,
+}
+
+impl ListRequest {
+    pub(crate) fn new(client: Client, segments: Vec<String>) -> Self {
+        Self {
+            client,
+            segments,
+            params: ListParams::new(),
+            query: None,
+            limit: None,
+            offset: 0,
+            page_size: DEFAULT_PAGE_SIZE,
+            no_count: false,
+            stable_order: true,
+            count_check: CountCheck::default(),
+            keyset: false,
+            concurrency: 1,
+            ordered: true,
+            cancel_retries: DEFAULT_CANCEL_RETRIES,
+        }
+    }
+
+    /// `sysparm_query` from the query builder: `field("active").eq(true)`, a built
+    /// [`Query`], or a builder with an order. Replaces any earlier query of this call.
+    pub fn query(mut self, query: impl IntoQuery) -> Self {
+        self.query = Some(query.into_query());
+        self
+    }
+
+    /// An encoded query string sent as it is, without any check or escaping (see
+    /// [`Query::raw_unchecked`]). Never build it from untrusted input.
+    pub fn raw_query(mut self, encoded: impl Into<String>) -> Self {
+        self.query = Some(Ok(Query::raw_unchecked(encoded)));
+        self
+    }
+
+    /// `sysparm_fields`: only these fields (dot-walk allowed: `caller_id.email`).
+    pub fn fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.params = self.params.fields(fields);
+        self
+    }
+
+    /// At most this many records in all, across pages.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skip this many records first (`sysparm_offset` of the first page).
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = n;
+        self
+    }
+
+    /// Records per request (`sysparm_limit` of each page); default [`DEFAULT_PAGE_SIZE`],
+    /// at least 1.
+    pub fn page_size(mut self, n: u64) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// `sysparm_display_value`: `False` (stored values), `True` (display values) or `All`
+    /// (both; read them with [`Field`]).
+    pub fn display_value(mut self, d: DisplayValue) -> Self {
+        self.params = self.params.display_value(d);
+        self
+    }
+
+    /// `sysparm_exclude_reference_link`.
+    pub fn exclude_reference_link(mut self, yes: bool) -> Self {
+        self.params = self.params.exclude_reference_link(yes);
+        self
+    }
+
+    /// `sysparm_view` (`desktop`, `mobile`, `both`).
+    pub fn view(mut self, view: impl Into<String>) -> Self {
+        self.params = self.params.view(view);
+        self
+    }
+
+    /// `sysparm_no_count`: skip the count query. Totals are then unknown: paging stops at the
+    /// first short page and no count check is made.
+    pub fn no_count(mut self, yes: bool) -> Self {
+        self.no_count = yes;
+        self.params = self.params.no_count(yes);
+        self
+    }
+
+    /// `sysparm_query_category`.
+    pub fn query_category(mut self, category: impl Into<String>) -> Self {
+        self.params = self.params.query_category(category);
+        self
+    }
+
+    /// `sysparm_query_no_domain`.
+    pub fn query_no_domain(mut self, yes: bool) -> Self {
+        self.params = self.params.query_no_domain(yes);
+        self
+    }
+
+    /// Append `ORDERBYsys_id` when the query has no order (default `true`), so offset paging
+    /// neither skips nor repeats rows.
+    pub fn stable_order(mut self, yes: bool) -> Self {
+        self.stable_order = yes;
+        self
+    }
+
+    /// What to do when fewer or more records arrive than `X-Total-Count` announced.
+    pub fn count_check(mut self, check: CountCheck) -> Self {
+        self.count_check = check;
+        self
+    }
+
+    /// Page by `sys_id` (`sys_id>last^ORDERBYsys_id`, offset 0) instead of by offset: constant
+    /// cost per page on very large tables and no drift when rows come and go. Needs a query
+    /// built with the builder (not a raw one) and no order other than `sys_id`; always
+    /// sequential.
+    pub fn keyset(mut self, yes: bool) -> Self {
+        self.keyset = yes;
+        self
+    }
+
+    /// Fetch up to `n` pages at once once the total is known (offset paging only); `ordered`
+    /// keeps the records in query order, otherwise pages are yielded as they arrive.
+    pub fn concurrency(mut self, n: usize, ordered: bool) -> Self {
+        self.concurrency = n.max(1);
+        self.ordered = ordered;
+        self
+    }
+
+    /// How many times a cancelled page is halved and asked for again before
+    /// [`Error::TransactionCancelled`] is returned (default [`DEFAULT_CANCEL_RETRIES`]).
+    pub fn cancel_retries(mut self, n: u32) -> Self {
+        self.cancel_retries = n;
+        self
+    }
+
+    /// The query to send: the caller's, plus `ORDERBYsys_id` as configured.
+    fn final_query(&self) -> Result<Query, Error> {
+        let q = match &self.query {
+            Some(Ok(q)) => q.clone(),
+            Some(Err(e)) => return Err(Error::InvalidQuery(e.clone())),
+            None => Query::new(),
+        };
+        let sys_id = crate::query::FieldName::new("sys_id").map_err(Error::InvalidQuery)?;
+        if self.keyset {
+            if q.is_raw() {
+                return Err(Error::invalid_input(
+                    "keyset paging needs a query built with the query builder, not a raw query",
+                ));
+            }
+            if q.orders()
+                .iter()
+                .any(|o| o.field.as_str() != "sys_id" || o.descending)
+            {
+                return Err(Error::invalid_input(
+                    "keyset paging orders by sys_id; remove the query's other sort keys",
+                ));
+            }
+            return Ok(if q.has_order() {
+                q
+            } else {
+                q.order_by(sys_id, false)
+            });
+        }
+        Ok(if self.stable_order && !q.has_order() {
+            q.order_by(sys_id, false)
+        } else {
+            q
+        })
+    }
+
+    fn fetcher(&self) -> Result<(Arc<Fetcher>, Query), Error> {
+        let query = self.final_query()?;
+        // Check every parameter once, before any request.
+        self.params.clone().query(query.clone()).to_pairs()?;
+        Ok((
+            Arc::new(Fetcher {
+                client: self.client.clone(),
+                segments: self.segments.clone(),
+                params: self.params.clone().suppress_pagination_header(true),
+                cancel_retries: self.cancel_retries,
+            }),
+            query,
+        ))
+    }
+
+    /// The records as a stream, following pages lazily (nothing is sent until it is polled).
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    /// use snow::{Client, Record, query::field};
+    ///
+    /// # async fn demo(client: Client) -> Result<(), snow::Error> {
+    /// let mut stream = client.table("incident").list()
+    ///     .query(field("active").eq(true))
+    ///     .page_size(500)
+    ///     .stream::<Record>();
+    /// while let Some(r) = stream.try_next().await? {
+    ///     println!("{}", r.str("number").unwrap_or("?"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream<T>(self) -> RecordStream<T>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let count_check = self.count_check;
+        let (fetcher, query) = match self.fetcher() {
+            Ok(x) => x,
+            Err(e) => return RecordStream::failed(e),
+        };
+        let pages = if self.keyset {
+            keyset_pages::<T>(fetcher, query, self.offset, self.limit, self.page_size)
+        } else {
+            offset_pages::<T>(
+                fetcher,
+                query,
+                Plan {
+                    start: self.offset,
+                    limit: self.limit,
+                    page: self.page_size,
+                    no_count: self.no_count,
+                    concurrency: self.concurrency,
+                    ordered: self.ordered,
+                },
+            )
+        };
+        RecordStream::new(pages, count_check)
+    }
+
+    /// Every record (all pages) in a `Vec`.
+    pub async fn all<T>(self) -> Result<Vec<T>, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.stream().all().await
+    }
+
+    fn capped(mut self, n: u64) -> Self {
+        self.limit = Some(self.limit.map_or(n, |l| l.min(n)));
+        self.page_size = self.page_size.min(n).max(1);
+        self.concurrency = 1;
+        self
+    }
+
+    /// Exactly one record: [`Error::NoResults`] when none matches, [`Error::MultipleResults`]
+    /// when more than one does (asks for at most two).
+    pub async fn one<T>(self) -> Result<T, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.capped(2).stream().one().await
+    }
+
+    /// The only record, `None` when none matches, [`Error::MultipleResults`] when several do.
+    pub async fn one_or_none<T>(self) -> Result<Option<T>, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.capped(2).stream().one_or_none().await
+    }
+
+    /// The first record in query order ([`Error::NoResults`] when none matches); asks for one.
+    pub async fn first<T>(self) -> Result<T, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.capped(1).stream().first().await
+    }
+
+    /// The first record, or `None`.
+    pub async fn first_or_none<T>(self) -> Result<Option<T>, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.capped(1).stream().first_or_none().await
+    }
+
+    /// One request, buffered: `sysparm_limit` = the limit (or the page size) and the offset as
+    /// set, with the `X-Total-Count` and `Link` headers of the answer. No paging, no retry on
+    /// a cancelled transaction.
+    pub async fn page<T>(self) -> Result<Page<T>, Error>
+    where
+        T: DeserializeOwned,
+    {
+        let query = self.final_query()?;
+        let size = self.limit.unwrap_or(self.page_size);
+        let params = self
+            .params
+            .clone()
+            .query(query)
+            .limit(size)
+            .offset(self.offset);
+        let resp = get_list(&self.client, &self.segments, &params).await?;
+        let raw = resp.raw();
+        let records = raw.decode_list::<T>()?;
+        let next_link = resp
+            .parts
+            .headers
+            .get(http::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_link);
+        Ok(Page {
+            records,
+            total_count: raw.total_count(),
+            next_link,
+        })
+    }
+}
+
+async fn get_list(
+    client: &Client,
+    segments: &[String],
+    params: &ListParams,
+) -> Result<crate::client::Buffered, Error> {
+    let pairs = params.to_pairs()?;
+    let mut url = client.instance().api();
+    for s in segments {
+        url = url.segment(s);
+    }
+    for (k, v) in &pairs {
+        url = url.query(k, v);
+    }
+    let uri = url.build().map_err(url_error)?;
+    let req = Request::get(uri)
+        .body(Body::empty())
+        .map_err(|e| Error::invalid_input(e.to_string()))?;
+    client.send_buffered(req, false).await
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, rest) = part.trim().split_once(';')?;
+        let rel = rest.trim().strip_prefix("rel=")?.trim_matches('"');
+        (rel == "next").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+/// What fetches pages for one stream.
+struct Fetcher {
+    client: Client,
+    segments: Vec<String>,
+    params: ListParams,
+    cancel_retries: u32,
+}
+
+/// One successful request.
+struct Fetched<T> {
+    records: Vec<T>,
+    total: Option<u64>,
+    /// The `sysparm_limit` that succeeded (smaller than asked after a cancellation).
+    size: u64,
+    /// The last record's sys_id (keyset paging only).
+    last_sys_id: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct SysIdProbe {
+    #[serde(default)]
+    sys_id: Option<Field>,
+}
+
+impl Fetcher {
+    /// One request of at most `size` records at `offset`; halves the size (down to 1) and asks
+    /// again after a cancelled or truncated answer, up to the configured number of times.
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        query: &Query,
+        offset: u64,
+        size: u64,
+        want_sys_id: bool,
+    ) -> Result<Fetched<T>, Error> {
+        let mut size = size.max(1);
+        let mut retries = 0;
+        loop {
+            let params = self
+                .params
+                .clone()
+                .query(query.clone())
+                .limit(size)
+                .offset(offset);
+            let resp = get_list(&self.client, &self.segments, &params).await?;
+            let raw = resp.raw();
+            match raw.decode_list::<T>() {
+                Ok(records) => {
+                    let last_sys_id = if want_sys_id {
+                        raw.decode_list::<SysIdProbe>()?
+                            .into_iter()
+                            .last()
+                            .and_then(|p| p.sys_id)
+                            .and_then(|f| f.value().map(str::to_owned))
+                    } else {
+                        None
+                    };
+                    return Ok(Fetched {
+                        records,
+                        total: raw.total_count(),
+                        size,
+                        last_sys_id,
+                    });
+                }
+                Err(e @ (Error::TransactionCancelled { .. } | Error::TruncatedResponse { .. }))
+                    if retries < self.cancel_retries =>
+                {
+                    tracing::warn!(offset, size, error = %e, "page cancelled; asking again for a smaller page");
+                    retries += 1;
+                    size = (size / 2).max(1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Records `start..start+len` (one page, in several requests after a cancellation).
+    async fn range<T: DeserializeOwned>(
+        &self,
+        query: &Query,
+        start: u64,
+        len: u64,
+    ) -> Result<(Vec<T>, Option<u64>, bool), Error> {
+        let mut out = Vec::new();
+        let mut total = None;
+        let mut pos = start;
+        let end = start.saturating_add(len);
+        let mut size = len;
+        let mut short = false;
+        while pos < end {
+            let want = size.min(end - pos);
+            let got = self.fetch::<T>(query, pos, want, false).await?;
+            if total.is_none() {
+                total = got.total;
+            }
+            short = (got.records.len() as u64) < got.size;
+            out.extend(got.records);
+            pos += got.size;
+            // Grow back towards the page size after a shrunk success.
+            size = got.size.saturating_mul(2).min(len);
+            if short {
+                break;
+            }
+        }
+        Ok((out, total, short))
+    }
+}
+
+/// One page handed to the record stream.
+struct PageOut<T> {
+    records: Vec<T>,
+    /// Records the whole call should yield (known from the first page's total).
+    expected: Option<u64>,
+}
+
+struct Plan {
+    start: u64,
+    limit: Option<u64>,
+    page: u64,
+    no_count: bool,
+    concurrency: usize,
+    ordered: bool,
+}
+
+fn offset_pages<T>(
+    f: Arc<Fetcher>,
+    q: Query,
+    plan: Plan,
+) -> BoxStream<'static, Result<PageOut<T>, Error>>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let first_len = plan.limit.map_or(plan.page, |l| l.min(plan.page));
+    if first_len == 0 {
+        return stream::empty().boxed();
+    }
+    let (f0, q0) = (f.clone(), q.clone());
+    stream::once(async move { f0.range::<T>(&q0, plan.start, first_len).await })
+        .flat_map(move |res| {
+            let (records, total, short) = match res {
+                Ok(x) => x,
+                Err(e) => return stream::once(async { Err(e) }).boxed(),
+            };
+            let total = if plan.no_count { None } else { total };
+            if let Some(total) = total {
+                let avail = total.saturating_sub(plan.start);
+                let want = plan.limit.map_or(avail, |l| l.min(avail));
+                let mut ranges = Vec::new();
+                let end = plan.start.saturating_add(want);
+                let mut pos = plan.start + first_len;
+                while pos < end {
+                    let len = plan.page.min(end - pos);
+                    ranges.push((pos, len));
+                    pos += len;
+                }
+                let head = stream::once(async move {
+                    Ok(PageOut {
+                        records,
+                        expected: Some(want),
+                    })
+                });
+                let (f, q) = (f.clone(), q.clone());
+                let futs = stream::iter(ranges).map(move |(o, l)| {
+                    let (f, q) = (f.clone(), q.clone());
+                    async move {
+                        f.range::<T>(&q, o, l).await.map(|(records, _, _)| PageOut {
+                            records,
+                            expected: None,
+                        })
+                    }
+                });
+                let rest = if plan.ordered {
+                    futs.buffered(plan.concurrency).boxed()
+                } else {
+                    futs.buffer_unordered(plan.concurrency).boxed()
+                };
+                head.chain(rest).boxed()
+            } else {
+                let head = stream::once(async move {
+                    Ok(PageOut {
+                        records,
+                        expected: None,
+                    })
+                });
+                let remaining = plan.limit.map(|l| l - first_len);
+                let (f, q) = (f.clone(), q.clone());
+                let page = plan.page;
+                let rest = stream::unfold(
+                    (plan.start + first_len, remaining, short),
+                    move |(pos, rem, done)| {
+                        let (f, q) = (f.clone(), q.clone());
+                        async move {
+                            if done || rem == Some(0) {
+                                return None;
+                            }
+                            let len = rem.map_or(page, |r| r.min(page));
+                            match f.range::<T>(&q, pos, len).await {
+                                Ok((records, _, short)) => Some((
+                                    Ok(PageOut {
+                                        records,
+                                        expected: None,
+                                    }),
+                                    (pos + len, rem.map(|r| r - len), short),
+                                )),
+                                Err(e) => Some((Err(e), (pos, rem, true))),
+                            }
+                        }
+                    },
+                );
+                head.chain(rest).boxed()
+            }
+        })
+        .boxed()
+}
+
+fn keyset_pages<T>(
+    f: Arc<Fetcher>,
+    q: Query,
+    start: u64,
+    limit: Option<u64>,
+    page: u64,
+) -> BoxStream<'static, Result<PageOut<T>, Error>>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    struct State {
+        last: Option<String>,
+        remaining: Option<u64>,
+        first: bool,
+        done: bool,
+    }
+    impl State {
+        fn finish(mut self) -> Self {
+            self.done = true;
+            self
+        }
+    }
+    let init = State {
+        last: None,
+        remaining: limit,
+        first: true,
+        done: false,
+    };
+    stream::unfold(init, move |mut st| {
+        let (f, q) = (f.clone(), q.clone());
+        async move {
+            if st.done || st.remaining == Some(0) {
+                return None;
+            }
+            let size = st.remaining.map_or(page, |r| r.min(page));
+            let (query, offset) = match &st.last {
+                None => (q, start),
+                Some(last) => {
+                    let term = match field("sys_id").gt(last.as_str()).into_term() {
+                        Ok(t) => t,
+                        Err(e) => return Some((Err(Error::InvalidQuery(e)), st.finish())),
+                    };
+                    match q.and_term(term) {
+                        Ok(q) => (q, 0),
+                        Err(e) => return Some((Err(Error::InvalidQuery(e)), st.finish())),
+                    }
+                }
+            };
+            match f.fetch::<T>(&query, offset, size, true).await {
+                Ok(got) => {
+                    let n = got.records.len() as u64;
+                    let expected = if st.first {
+                        got.total.map(|t| {
+                            let avail = t.saturating_sub(start);
+                            limit.map_or(avail, |l| l.min(avail))
+                        })
+                    } else {
+                        None
+                    };
+                    st.first = false;
+                    st.remaining = st.remaining.map(|r| r.saturating_sub(n));
+                    st.done = n < got.size || got.last_sys_id.is_none();
+                    st.last = got.last_sys_id;
+                    Some((
+                        Ok(PageOut {
+                            records: got.records,
+                            expected,
+                        }),
+                        st,
+                    ))
+                }
+                Err(e) => Some((Err(e), st.finish())),
+            }
+        }
+    })
+    .boxed()
+}
+
+/// The records of a list call, page after page, as a [`Stream`].
+///
+/// Holds at most the page being yielded and one decoded page prefetched (plus the requests in
+/// flight when fetching concurrently). After an error the stream ends.
+#[must_use = "streams do nothing unless polled"]
+pub struct RecordStream<T> {
+    pages: BoxStream<'static, Result<PageOut<T>, Error>>,
+    current: VecDeque<T>,
+    next: Option<Vec<T>>,
+    pages_done: bool,
+    pending_error: Option<Error>,
+    finished: bool,
+    received: u64,
+    expected: Option<u64>,
+    count_check: CountCheck,
+}
+
+// No field is ever pinned: records are moved out by value.
+impl<T> Unpin for RecordStream<T> {}
+
+impl<T> fmt::Debug for RecordStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordStream")
+            .field("received", &self.received)
+            .field("expected", &self.expected)
+            .field("buffered", &self.current.len())
+            .field("prefetched", &self.next.as_ref().map(Vec::len))
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> RecordStream<T> {
+    fn new(pages: BoxStream<'static, Result<PageOut<T>, Error>>, count_check: CountCheck) -> Self {
+        Self {
+            pages,
+            current: VecDeque::new(),
+            next: None,
+            pages_done: false,
+            pending_error: None,
+            finished: false,
+            received: 0,
+            expected: None,
+            count_check,
+        }
+    }
+
+    fn failed(e: Error) -> Self {
+        Self::new(stream::once(async { Err(e) }).boxed(), CountCheck::Off)
+    }
+}
+
+impl<T> RecordStream<T> {
+    /// How many records the call should yield in all, once the first page told
+    /// (`X-Total-Count` with the offset and limit applied); `None` before, or with `no_count`.
+    pub fn expected(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// How many decoded records the stream holds right now: the rest of the current page plus
+    /// the prefetched page (never more than two pages when fetching sequentially).
+    pub fn buffered(&self) -> usize {
+        self.current.len() + self.next.as_ref().map_or(0, Vec::len)
+    }
+
+    /// How many records were yielded so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Every remaining record in a `Vec`.
+    pub async fn all(mut self) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        while let Some(r) = self.next().await {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// The first record; [`Error::NoResults`] when there is none.
+    pub async fn first(self) -> Result<T, Error> {
+        self.first_or_none().await?.ok_or(Error::NoResults)
+    }
+
+    /// The first record, or `None`.
+    pub async fn first_or_none(mut self) -> Result<Option<T>, Error> {
+        self.next().await.transpose()
+    }
+
+    /// Exactly one record: [`Error::NoResults`] or [`Error::MultipleResults`] otherwise.
+    pub async fn one(self) -> Result<T, Error> {
+        self.one_or_none().await?.ok_or(Error::NoResults)
+    }
+
+    /// The only record, or `None`; [`Error::MultipleResults`] when there are several.
+    pub async fn one_or_none(mut self) -> Result<Option<T>, Error> {
+        let Some(first) = self.next().await.transpose()? else {
+            return Ok(None);
+        };
+        match self.next().await.transpose()? {
+            None => Ok(Some(first)),
+            Some(_) => Err(Error::MultipleResults),
+        }
+    }
+
+    fn end(&mut self) -> Option<Error> {
+        self.finished = true;
+        let expected = self.expected?;
+        if expected == self.received {
+            return None;
+        }
+        match self.count_check {
+            CountCheck::Error => Some(Error::CountMismatch {
+                expected,
+                received: self.received,
+            }),
+            CountCheck::Warn => {
+                tracing::warn!(
+                    expected,
+                    received = self.received,
+                    "the number of records received differs from X-Total-Count"
+                );
+                None
+            }
+            CountCheck::Off => None,
+        }
+    }
+}
+
+impl<T> Stream for RecordStream<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            // Keep one page prefetched.
+            if this.next.is_none() && !this.pages_done {
+                match this.pages.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(page))) => {
+                        if let Some(e) = page.expected {
+                            this.expected = Some(e);
+                        }
+                        this.next = Some(page.records);
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        this.pending_error = Some(e);
+                        this.pages_done = true;
+                    }
+                    Poll::Ready(None) => this.pages_done = true,
+                    Poll::Pending => {}
+                }
+            }
+            if let Some(item) = this.current.pop_front() {
+                this.received += 1;
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if let Some(next) = this.next.take() {
+                this.current = next.into();
+                continue;
+            }
+            if let Some(e) = this.pending_error.take() {
+                this.finished = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            if this.pages_done {
+                return Poll::Ready(this.end().map(Err));
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+/// The answer to one list request, buffered: the records, `X-Total-Count` and the `Link`
+/// header's next page. The same accessors as [`RecordStream`] work on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    records: Vec<T>,
+    total_count: Option<u64>,
+    next_link: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The records.
+    pub fn records(&self) -> &[T] {
+        &self.records
+    }
+
+    /// `X-Total-Count`: how many records match the whole query.
+    pub fn total_count(&self) -> Option<u64> {
+        self.total_count
+    }
+
+    /// The `Link` header's `rel="next"` URL, when there is a next page.
+    pub fn next_link(&self) -> Option<&str> {
+        self.next_link.as_deref()
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the page is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Every record.
+    pub fn all(self) -> Vec<T> {
+        self.records
+    }
+
+    /// Exactly one record: [`Error::NoResults`] or [`Error::MultipleResults`] otherwise.
+    pub fn one(self) -> Result<T, Error> {
+        self.one_or_none()?.ok_or(Error::NoResults)
+    }
+
+    /// The only record or `None`; [`Error::MultipleResults`] when there are several.
+    pub fn one_or_none(self) -> Result<Option<T>, Error> {
+        let mut it = self.records.into_iter();
+        match (it.next(), it.next()) {
+            (None, _) => Ok(None),
+            (Some(r), None) => Ok(Some(r)),
+            (Some(_), Some(_)) => Err(Error::MultipleResults),
+        }
+    }
+
+    /// The first record; [`Error::NoResults`] when there is none.
+    pub fn first(self) -> Result<T, Error> {
+        self.first_or_none().ok_or(Error::NoResults)
+    }
+
+    /// The first record, or `None`.
+    pub fn first_or_none(self) -> Option<T> {
+        self.records.into_iter().next()
+    }
+}
+
+impl<T> IntoIterator for Page<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.records.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_next() {
+        let h = r#"<https://x/api/now/table/incident?sysparm_limit=1&sysparm_offset=0>;rel="first",<https://x/api/now/table/incident?sysparm_limit=1&sysparm_offset=1>;rel="next",<https://x/api/now/table/incident?sysparm_limit=1&sysparm_offset=72>;rel="last""#;
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://x/api/now/table/incident?sysparm_limit=1&sysparm_offset=1")
+        );
+        assert_eq!(next_link(r#"<https://x/a>;rel="first""#), None);
+    }
+
+    #[test]
+    fn page_accessors_follow_pysnow() {
+        let page = |v: Vec<u32>| Page {
+            records: v,
+            total_count: None,
+            next_link: None,
+        };
+        assert_eq!(page(vec![1]).one().unwrap(), 1);
+        assert!(matches!(
+            page(vec![1, 2, 3]).one(),
+            Err(Error::MultipleResults)
+        ));
+        assert_eq!(page(vec![1, 2, 3]).first().unwrap(), 1);
+        assert_eq!(page(vec![1, 2, 3]).first_or_none(), Some(1));
+        assert!(matches!(page(vec![]).one(), Err(Error::NoResults)));
+        assert!(matches!(page(vec![]).first(), Err(Error::NoResults)));
+        assert_eq!(page(vec![]).one_or_none().unwrap(), None);
+        assert_eq!(page(vec![]).first_or_none(), None);
+        assert!(page(vec![]).all().is_empty());
+    }
+}

@@ -1,0 +1,160 @@
+use super::*;
+use time::macros::{date, datetime};
+
+fn field(json: &str) -> Field {
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn field_reads_every_wire_shape() {
+    let f = field(r#""plain""#);
+    assert_eq!(
+        (f.value(), f.display_value(), f.link()),
+        (Some("plain"), None, None)
+    );
+
+    let f = field(r#"{"link":"https://i/api/now/table/sys_user/abc","value":"abc"}"#);
+    assert_eq!(
+        (f.value(), f.display_value(), f.link()),
+        (
+            Some("abc"),
+            None,
+            Some("https://i/api/now/table/sys_user/abc")
+        )
+    );
+
+    let f = field(r#"{"display_value":"Fred","link":"https://i/x"}"#);
+    assert_eq!(
+        (f.value(), f.display_value(), f.link()),
+        (None, Some("Fred"), Some("https://i/x"))
+    );
+    assert_eq!(f.as_str(), Some("Fred"));
+
+    let f = field(r#"{"display_value":"Fred","value":"abc","link":"https://i/x"}"#);
+    assert_eq!(
+        (f.value(), f.display_value(), f.link()),
+        (Some("abc"), Some("Fred"), Some("https://i/x"))
+    );
+
+    let f = field(r#"{"display_value":"1 - Critical","value":"1"}"#);
+    assert_eq!(f.as_i64().unwrap(), Some(1));
+
+    // Extra parts some APIs add are ignored; null parts are absent.
+    let f = field(r#"{"display_value":"x","value":null,"display_value_internal":"y"}"#);
+    assert_eq!((f.value(), f.display_value()), (None, Some("x")));
+
+    // Non-Table APIs: numbers, booleans, null.
+    assert_eq!(field("3").value(), Some("3"));
+    assert_eq!(field("true").as_bool().unwrap(), Some(true));
+    assert!(field("null").is_empty());
+    assert!(serde_json::from_str::<Field>("[1]").is_err());
+}
+
+#[test]
+fn field_typed_helpers() {
+    assert_eq!(Field::new("true").as_bool().unwrap(), Some(true));
+    assert_eq!(Field::new("false").as_bool().unwrap(), Some(false));
+    assert_eq!(Field::new("").as_bool().unwrap(), None);
+    let e = Field::new("yes").as_bool().unwrap_err();
+    assert!(e.to_string().contains("\"yes\""));
+    assert_eq!(Field::new("-12").as_i64().unwrap(), Some(-12));
+    assert!(Field::new("1.5").as_i64().is_err());
+    assert_eq!(
+        Field::new("2016-01-19").as_date().unwrap(),
+        Some(date!(2016 - 01 - 19))
+    );
+    assert_eq!(
+        Field::new("2016-01-19 04:51:19").as_datetime().unwrap(),
+        Some(datetime!(2016-01-19 04:51:19 UTC))
+    );
+    assert!(Field::new("19/01/2016").as_datetime().is_err());
+    assert_eq!(
+        Field::new("9d385017c611228701d22104cc95c371")
+            .as_sys_id()
+            .unwrap()
+            .map(|s| s.to_string()),
+        Some("9d385017c611228701d22104cc95c371".into())
+    );
+    assert!(Field::new("nope").as_sys_id().is_err());
+    assert_eq!(Field::new("x").to_string(), "x");
+}
+
+#[test]
+fn field_serialises_as_its_value() {
+    let f = Field::with_parts(Some("abc".into()), Some("Fred".into()), Some("l".into()));
+    assert_eq!(serde_json::to_string(&f).unwrap(), r#""abc""#);
+    assert_eq!(serde_json::to_string(&Field::default()).unwrap(), r#""""#);
+    // Only a display value: refuse rather than write a label as a value.
+    let f = Field::with_parts(None, Some("Fred".into()), None);
+    let e = serde_json::to_string(&f).unwrap_err();
+    assert!(e.to_string().contains("display value"));
+}
+
+#[test]
+fn record_round_trips_display_value_all_into_values() {
+    let json = r#"{"sys_id":{"display_value":"abc","value":"abc"},"caller_id":{"display_value":"Fred","value":"u1","link":"https://i/u1"},"active":{"display_value":"true","value":"true"}}"#;
+    let r: Record = serde_json::from_str(json).unwrap();
+    assert_eq!(r.sys_id(), Some("abc"));
+    assert_eq!(r.len(), 3);
+    let back = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        back,
+        serde_json::json!({"sys_id":"abc","caller_id":"u1","active":"true"})
+    );
+}
+
+#[test]
+fn record_keeps_nested_json_and_dot_walked_names() {
+    let json = r#"{"caller_id.email":"fred@example.com","attributes":{"name":"x","os":"linux"},"tags":["a"],"count":null}"#;
+    let r: Record = serde_json::from_str(json).unwrap();
+    assert_eq!(r.str("caller_id.email"), Some("fred@example.com"));
+    assert!(matches!(r.get("attributes"), Some(FieldValue::Json(_))));
+    assert!(matches!(r.get("tags"), Some(FieldValue::Json(_))));
+    assert_eq!(r.str("count"), None);
+    let e = r.bool("attributes").unwrap_err();
+    assert!(matches!(&e, Error::Decode { path, .. } if path == "attributes"));
+}
+
+#[test]
+fn record_typed_getters_name_the_field() {
+    let r: Record =
+        serde_json::from_str(r#"{"active":"maybe","n":"7","d":"2024-01-02","empty":""}"#).unwrap();
+    let e = r.bool("active").unwrap_err();
+    assert!(matches!(&e, Error::Decode { path, .. } if path == "active"));
+    assert!(e.to_string().contains("`active`") && e.to_string().contains("maybe"));
+    assert_eq!(r.i64("n").unwrap(), Some(7));
+    assert_eq!(r.date("d").unwrap(), Some(date!(2024 - 01 - 02)));
+    assert_eq!(r.bool("empty").unwrap(), None);
+    assert_eq!(r.bool("missing").unwrap(), None);
+}
+
+#[test]
+fn record_is_editable_and_serialises_for_writes() {
+    let mut r = Record::new();
+    assert!(r.is_empty());
+    r.insert("short_description", "Printer on fire");
+    r.insert("urgency", "1");
+    assert!(r.insert("urgency", "2").is_some());
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"short_description":"Printer on fire","urgency":"2"}"#
+    );
+    assert!(r.remove("urgency").is_some());
+    assert_eq!(r.iter().count(), 1);
+    let collected: Record = r.clone().into_iter().collect();
+    assert_eq!(collected, r);
+}
+
+#[test]
+fn typed_structs_can_hold_fields() {
+    #[derive(serde::Deserialize)]
+    struct Incident {
+        number: Field,
+        caller_id: Field,
+    }
+    let i: Incident =
+        serde_json::from_str(r#"{"number":"INC1","caller_id":{"link":"https://i/u","value":"u"}}"#)
+            .unwrap();
+    assert_eq!(i.number.value(), Some("INC1"));
+    assert_eq!(i.caller_id.link(), Some("https://i/u"));
+}

@@ -1,0 +1,313 @@
+//! Every error kind against the dev instance's fault modes (and a closed port, and a TLS
+//! instance whose certificate is not trusted), plus secrets kept out of errors and Debug.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{client, client_no_retry, log_for, start};
+use snow::basic::BasicAuth;
+use snow::transport::{RetryConfig, Transport};
+use snow::{Client, Error, Record};
+use snow_devinstance::{DevConfig, DevInstance, FaultKind, FaultRule, RateLimitRule, Trigger};
+
+const T: &str = "/api/now/table/incident";
+
+async fn first(c: &Client) -> Result<Record, Error> {
+    c.table("incident").list().first().await
+}
+
+#[tokio::test]
+async fn hibernation_page_is_detected() {
+    let dev = start(5).await;
+    dev.admin().hibernate(true);
+    let err = first(&client(&dev, "admin")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InstanceUnavailable {
+                hibernating: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("hibernating"));
+    assert!(!err.is_retryable());
+    dev.admin().hibernate(false);
+    assert!(first(&client(&dev, "admin")).await.is_ok());
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn rate_limits_semaphores_and_retries() {
+    let dev = start(5).await;
+    // A full semaphore queue: 429 without Retry-After.
+    dev.admin()
+        .add_fault(FaultRule::new(FaultKind::Semaphore, Trigger::Always).path_prefix(T));
+    let err = first(&client_no_retry(&dev, "admin")).await.unwrap_err();
+    match &err {
+        Error::RateLimited {
+            retry_after,
+            message,
+        } => {
+            assert!(retry_after.is_none());
+            assert!(
+                message.as_deref().unwrap_or("").contains("semaphore"),
+                "{err}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_retryable());
+    assert_eq!(err.status(), Some(http::StatusCode::TOO_MANY_REQUESTS));
+
+    // Every second request refused: the transport's retry gets through.
+    dev.admin().clear_faults();
+    dev.admin()
+        .add_fault(FaultRule::new(FaultKind::Semaphore, Trigger::EveryNth { n: 2 }).path_prefix(T));
+    let c = client(&dev, "admin");
+    for _ in 0..4 {
+        first(&c).await.unwrap();
+    }
+    assert!(dev.admin().counters().requests_with(T, 429) >= 1);
+
+    // A rate-limit rule: 429 with Retry-After, surfaced as is when retrying is off.
+    dev.admin().clear_faults();
+    dev.admin()
+        .set_rate_limits(vec![RateLimitRule::per_hour(Some("itil"), 1)]);
+    let c = client_no_retry(&dev, "itil");
+    first(&c).await.unwrap();
+    match first(&c).await.unwrap_err() {
+        Error::RateLimited {
+            retry_after,
+            message,
+        } => {
+            assert!(retry_after.is_some_and(|d| d > Duration::ZERO));
+            assert!(message.unwrap_or_default().contains("Rate limit"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // With retry on, a Retry-After longer than the transport's maximum is a typed rate limit.
+    let err = first(&client(&dev, "itil")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RateLimited {
+                retry_after: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn session_rejection_server_errors_and_truncated_bodies() {
+    let dev = start(5).await;
+    let c = client_no_retry(&dev, "admin");
+    let admin = dev.admin();
+
+    admin.set_faults(vec![
+        FaultRule::new(FaultKind::SessionRejected, Trigger::Always).path_prefix(T),
+    ]);
+    let err = first(&c).await.unwrap_err();
+    assert!(matches!(err, Error::SessionRejected { .. }), "{err:?}");
+    assert!(err.is_retryable());
+
+    for (status, retryable) in [(500, false), (503, true)] {
+        admin.set_faults(vec![
+            FaultRule::new(FaultKind::ServerError { status }, Trigger::Always).path_prefix(T),
+        ]);
+        let err = first(&c).await.unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(status), "{err:?}");
+        assert!(matches!(err, Error::Api { .. }));
+        assert_eq!(err.is_retryable(), retryable, "{err}");
+    }
+    // A 503 every second time is retried by the default transport.
+    admin.set_faults(vec![
+        FaultRule::new(
+            FaultKind::ServerError { status: 503 },
+            Trigger::EveryNth { n: 2 },
+        )
+        .path_prefix(T),
+    ]);
+    let retrying = client(&dev, "admin");
+    for _ in 0..3 {
+        first(&retrying).await.unwrap();
+    }
+
+    admin.set_faults(vec![
+        FaultRule::new(FaultKind::TruncatedBody, Trigger::Always).path_prefix(T),
+    ]);
+    let err = c
+        .table("incident")
+        .list()
+        .page::<Record>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TruncatedResponse { .. } | Error::Transport { .. }
+        ),
+        "{err:?}"
+    );
+
+    admin.set_faults(vec![
+        FaultRule::new(FaultKind::ConnectionReset, Trigger::Always).path_prefix(T),
+    ]);
+    let err = first(&c).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { .. } | Error::Connect { .. }),
+        "{err:?}"
+    );
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn latency_beyond_the_timeout_is_a_timeout() {
+    let dev = start(5).await;
+    dev.admin().add_fault(
+        FaultRule::new(FaultKind::Latency { millis: 2_000 }, Trigger::Always).path_prefix(T),
+    );
+    let t = Transport::builder(dev.base_url().parse().unwrap())
+        .auth(BasicAuth::new("admin", "admin"))
+        .timeout(Duration::from_millis(200))
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let err = first(&Client::new(t)).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_refused_is_connect() {
+    let dev = start(1).await;
+    let url = dev.base_url().to_owned();
+    dev.shutdown().await.unwrap();
+    let c = Client::new(
+        Transport::builder(url.parse().unwrap())
+            .retry(RetryConfig::disabled())
+            .build()
+            .unwrap(),
+    );
+    let err = first(&c).await.unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_tls() {
+    let dev = DevInstance::start(DevConfig {
+        records: 1,
+        tls: true,
+        ..DevConfig::default()
+    })
+    .await
+    .unwrap();
+    let err = first(&client_no_retry(&dev, "admin")).await.unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn auth_and_acl_failures_keep_secrets_out() {
+    let dev = start(3).await;
+    let secret = "hunter2-very-secret";
+    let c = Client::basic(dev.base_url(), "admin", secret).unwrap();
+    assert!(!format!("{c:?}").contains(secret));
+    let err = first(&c).await.unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(http::StatusCode::UNAUTHORIZED),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("User Not Authenticated"), "{err}");
+    assert!(!err.to_string().contains(secret) && !format!("{err:?}").contains(secret));
+    let logged = log_for(&dev, T).pop().unwrap();
+    assert!(
+        logged
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "<redacted>")
+    );
+
+    // Reader may not write: 403 with ServiceNow's ACL message.
+    let reader = client(&dev, "reader");
+    let err = reader
+        .table("incident")
+        .create(&serde_json::json!({"short_description": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN));
+    assert!(err.to_string().contains("ACL"), "{err}");
+
+    // API key and bearer constructors keep their secrets out of Debug too.
+    let key = Client::api_key(dev.base_url(), "key-material-123").unwrap();
+    assert!(!format!("{key:?}").contains("key-material-123"));
+    let bearer = Client::bearer(dev.base_url(), "token-material-456").unwrap();
+    assert!(!format!("{bearer:?}").contains("token-material-456"));
+    assert_eq!(
+        first(&bearer).await.unwrap_err().status(),
+        Some(http::StatusCode::UNAUTHORIZED)
+    );
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn api_key_and_oauth_clients_work() {
+    let dev = start(3).await;
+    let key = dev.admin().mint_api_key("itil").unwrap();
+    assert!(
+        first(&Client::api_key(dev.base_url(), key).unwrap())
+            .await
+            .is_ok()
+    );
+
+    let c = Client::oauth_password(
+        dev.base_url(),
+        "snow-dev",
+        "snow-dev-secret",
+        "admin",
+        "admin",
+    )
+    .unwrap();
+    assert!(first(&c).await.is_ok());
+    assert!(first(&c).await.is_ok());
+    assert_eq!(
+        dev.admin().counters().grants("password"),
+        1,
+        "the token is cached"
+    );
+    let bad = Client::oauth_password(dev.base_url(), "snow-dev", "wrong-secret", "admin", "admin")
+        .unwrap();
+    let err = first(&bad).await.unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+    assert!(!err.to_string().contains("wrong-secret"));
+    dev.shutdown().await.unwrap();
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    for bad in [
+        "",
+        "evil.com/x",
+        "https://user:pw@acme.service-now.com",
+        "ftp://x",
+    ] {
+        let err = Client::basic(bad, "u", "p").unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{bad}: {err:?}");
+        assert!(!err.to_string().contains("pw@"));
+    }
+    assert_eq!(
+        Client::basic("acme", "u", "p")
+            .unwrap()
+            .instance()
+            .base_url(),
+        "https://acme.service-now.com"
+    );
+}
