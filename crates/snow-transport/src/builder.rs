@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use snow_core::{Authenticator, BoxError, Instance, NoAuth};
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::retry::RetryLayer;
 use tower::timeout::TimeoutLayer;
 use tower::util::BoxCloneSyncService;
@@ -31,7 +31,7 @@ use crate::transport::{SnowService, Transport};
 /// The default `User-Agent`: `snow/<version of this crate>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("snow/", env!("CARGO_PKG_VERSION"));
 
-type LayerFn = Box<dyn FnOnce(SnowService) -> SnowService + Send>;
+type LayerFn = Arc<dyn Fn(SnowService) -> SnowService + Send + Sync>;
 type InnerFn = Box<dyn FnOnce(BodyLimitLayer) -> SnowService + Send>;
 
 /// The settings of a transport, as shown by `Debug`.
@@ -289,7 +289,7 @@ impl TransportBuilder {
     #[must_use]
     pub fn layer<L>(mut self, layer: L) -> Self
     where
-        L: Layer<SnowService> + Send + 'static,
+        L: Layer<SnowService> + Send + Sync + 'static,
         L::Service: Service<Request<Body>, Response = Response<ResponseBody>>
             + Clone
             + Send
@@ -299,7 +299,7 @@ impl TransportBuilder {
         <L::Service as Service<Request<Body>>>::Future: Send + 'static,
     {
         self.settings.layers += 1;
-        self.layers.push(Box::new(move |svc| {
+        self.layers.push(Arc::new(move |svc| {
             BoxCloneSyncService::new(layer.layer(svc).map_err(Into::into))
         }));
         self
@@ -374,29 +374,15 @@ impl TransportBuilder {
             None => BoxCloneSyncService::new(body_limit.layer(hyper_service(&settings)?)),
         };
 
-        // The main stack, inner to outer.
-        let mut svc: SnowService = BoxCloneSyncService::new(
-            AuthLayer::new(settings.auth.clone(), instance.clone()).layer(inner.clone()),
-        );
-        svc = BoxCloneSyncService::new(BaseUriLayer::new(instance.clone()).layer(svc));
-        if let Some(t) = settings.timeout {
-            svc = BoxCloneSyncService::new(TimeoutLayer::new(t).layer(svc));
-        }
-        svc = BoxCloneSyncService::new(
-            RetryLayer::new(RetryPolicy::new(settings.retry.clone())).layer(svc),
-        );
-        if let Some(n) = settings.concurrency_limit {
-            svc = BoxCloneSyncService::new(ConcurrencyLimitLayer::new(n).layer(svc));
-        }
         let headers = DefaultHeadersLayer::new(settings.headers.clone());
-        svc = BoxCloneSyncService::new(headers.layer(svc));
-        for layer in layers.into_iter().rev() {
-            svc = layer(svc);
-        }
-        if let Some(t) = settings.total_timeout {
-            svc = BoxCloneSyncService::new(TotalTimeoutLayer::new(t).layer(svc));
-        }
-        svc = BoxCloneSyncService::new(svc.map_err(typed));
+        let stack = Stack {
+            inner: inner.clone(),
+            layers: layers.into(),
+            semaphore: settings
+                .concurrency_limit
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+        };
+        let svc = stack.main_service(&instance, &settings);
 
         // Token calls: no auth, no origin restriction, no retry. Token endpoints on another
         // origin (an external identity provider) get no credential-bearing default header.
@@ -422,8 +408,51 @@ impl TransportBuilder {
         );
 
         Ok(Transport::from_parts(
-            instance, svc, exchange, foreign, settings,
+            instance, svc, exchange, foreign, settings, stack,
         ))
+    }
+}
+
+/// What it takes to (re)build the main stack around the shared inner client: [`Transport::with_auth`]
+/// builds a second stack with another authenticator over the same pool, TLS, proxy and limits.
+#[derive(Clone)]
+pub(crate) struct Stack {
+    /// The hyper client (or the caller's inner service) with the body cap: shared, so is the pool.
+    inner: SnowService,
+    /// The caller's layers, outermost last.
+    layers: Arc<[LayerFn]>,
+    /// The concurrency limit, shared by every stack built from one builder.
+    semaphore: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Stack {
+    /// The main stack, inner to outer: body cap + client, auth, base URI, per-attempt timeout,
+    /// retry, concurrency limit, default headers, the caller's layers, total timeout.
+    pub(crate) fn main_service(&self, instance: &Instance, settings: &Settings) -> SnowService {
+        let mut svc: SnowService = BoxCloneSyncService::new(
+            AuthLayer::new(settings.auth.clone(), instance.clone()).layer(self.inner.clone()),
+        );
+        svc = BoxCloneSyncService::new(BaseUriLayer::new(instance.clone()).layer(svc));
+        if let Some(t) = settings.timeout {
+            svc = BoxCloneSyncService::new(TimeoutLayer::new(t).layer(svc));
+        }
+        svc = BoxCloneSyncService::new(
+            RetryLayer::new(RetryPolicy::new(settings.retry.clone())).layer(svc),
+        );
+        if let Some(semaphore) = &self.semaphore {
+            svc = BoxCloneSyncService::new(
+                GlobalConcurrencyLimitLayer::with_semaphore(semaphore.clone()).layer(svc),
+            );
+        }
+        svc =
+            BoxCloneSyncService::new(DefaultHeadersLayer::new(settings.headers.clone()).layer(svc));
+        for layer in self.layers.iter().rev() {
+            svc = layer(svc);
+        }
+        if let Some(t) = settings.total_timeout {
+            svc = BoxCloneSyncService::new(TotalTimeoutLayer::new(t).layer(svc));
+        }
+        BoxCloneSyncService::new(svc.map_err(typed))
     }
 }
 

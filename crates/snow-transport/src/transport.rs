@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::{Request, Response};
-use snow_core::{BoxError, ExchangeError, HttpExchange, Instance, async_trait};
+use snow_core::{Authenticator, BoxError, ExchangeError, HttpExchange, Instance, async_trait};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 use crate::body::{Body, ResponseBody};
-use crate::builder::{Settings, TransportBuilder};
+use crate::builder::{Settings, Stack, TransportBuilder};
 use crate::error::TransportError;
 
 /// The transport as one erased tower service: `Clone + Send + Sync`, errors are `BoxError`s that
@@ -48,6 +48,7 @@ struct Shared {
     /// Token calls to any other origin: no credential-bearing default header.
     foreign_exchange: SnowService,
     settings: Settings,
+    stack: Stack,
 }
 
 impl Transport {
@@ -62,6 +63,7 @@ impl Transport {
         exchange: SnowService,
         foreign_exchange: SnowService,
         settings: Settings,
+        stack: Stack,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -70,8 +72,50 @@ impl Transport {
                 exchange,
                 foreign_exchange,
                 settings,
+                stack,
             }),
         }
+    }
+
+    /// A transport with the same connection pool, TLS, proxy, timeouts, retry policy, concurrency
+    /// limit, default headers and layers, that authenticates with `auth` instead.
+    ///
+    /// This is how an authenticator whose credentials come from the instance itself (OAuth) makes
+    /// its token calls with exactly the settings of the API calls: build the transport, hand it
+    /// to the authenticator as its [`HttpExchange`], then authenticate API calls with
+    /// `transport.with_auth(authenticator)`. The concurrency limit is shared by both handles.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use snow_core::{HttpExchange, Instance};
+    /// use snow_transport::Transport;
+    ///
+    /// let base = Transport::builder(Instance::from_name("acme")?).build()?;
+    /// let token_calls: Arc<dyn HttpExchange> = Arc::new(base.clone());
+    /// # let _ = token_calls;
+    /// // let oauth = OAuth::builder(...).exchange(token_calls).password(user, pw).build()?;
+    /// let api = base.with_auth(snow_core::NoAuth);
+    /// assert_eq!(api.instance(), base.instance());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_auth(&self, auth: impl Authenticator) -> Transport {
+        self.with_auth_arc(Arc::new(auth))
+    }
+
+    /// [`with_auth`](Self::with_auth) for an authenticator that is already shared.
+    pub fn with_auth_arc(&self, auth: Arc<dyn Authenticator>) -> Transport {
+        let shared = &self.shared;
+        let mut settings = shared.settings.clone();
+        settings.auth = auth;
+        let service = shared.stack.main_service(&shared.instance, &settings);
+        Self::from_parts(
+            shared.instance.clone(),
+            service,
+            shared.exchange.clone(),
+            shared.foreign_exchange.clone(),
+            settings,
+            shared.stack.clone(),
+        )
     }
 
     /// The instance this transport talks to.

@@ -126,8 +126,8 @@ impl Client {
     }
 
     /// OAuth 2 with any grant or option of [`oauth::OAuthBuilder`](crate::oauth::OAuthBuilder)
-    /// (client credentials, JWT bearer, a stored token, a token updater...). Token calls use a
-    /// transport with default settings for the same instance.
+    /// (client credentials, JWT bearer, a stored token, a token updater...), over a transport
+    /// with default settings. Token calls and API calls share one connection pool.
     ///
     /// ```no_run
     /// # fn demo() -> Result<(), snow::Error> {
@@ -141,14 +141,43 @@ impl Client {
         client_secret: impl Into<snow_core::secret::SecretString>,
         configure: impl FnOnce(snow_oauth::OAuthBuilder) -> snow_oauth::OAuthBuilder,
     ) -> Result<Self, Error> {
-        let instance = parse_instance(instance)?;
-        let exchange = Transport::builder(instance.clone()).build()?;
-        let builder = snow_oauth::OAuth::builder(&instance, client_id, client_secret)
-            .exchange(std::sync::Arc::new(exchange));
+        let transport = Transport::builder(parse_instance(instance)?).build()?;
+        Self::oauth_over(transport, client_id, client_secret, configure)
+    }
+
+    /// OAuth 2 over a transport you configured (TLS roots, client certificate, proxy, timeouts):
+    /// the token calls to `/oauth_token.do` go through that same transport, with its settings and
+    /// its connection pool, and the API calls are authenticated with the resulting tokens.
+    /// Any authenticator already set on `transport` is replaced for the API calls.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use snow::transport::{Proxy, Transport};
+    /// use snow::{Client, Instance};
+    ///
+    /// # fn demo() -> Result<(), snow::Error> {
+    /// let transport = Transport::builder(Instance::from_name("acme")?)
+    ///     .proxy(Proxy::http("http://proxy.corp.example:3128"))
+    ///     .timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// let client = Client::oauth_over(transport, "my-client", "my-secret", |b| {
+    ///     b.password("integration.user", "s3cret")
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "oauth")]
+    pub fn oauth_over(
+        transport: Transport,
+        client_id: impl Into<String>,
+        client_secret: impl Into<snow_core::secret::SecretString>,
+        configure: impl FnOnce(snow_oauth::OAuthBuilder) -> snow_oauth::OAuthBuilder,
+    ) -> Result<Self, Error> {
+        let builder = snow_oauth::OAuth::builder(transport.instance(), client_id, client_secret)
+            .exchange(std::sync::Arc::new(transport.clone()));
         let auth = configure(builder).build().map_err(|e| Error::Config {
             message: e.to_string(),
         })?;
-        Self::with_auth(instance, auth)
+        Ok(Self::new(transport.with_auth(auth)))
     }
 
     /// The instance this client talks to.

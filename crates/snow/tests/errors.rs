@@ -291,6 +291,48 @@ async fn api_key_and_oauth_clients_work() {
     dev.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn oauth_token_calls_use_the_transport_the_caller_configured() {
+    let dev = DevInstance::start(DevConfig {
+        records: 3,
+        tls: true,
+        ..DevConfig::default()
+    })
+    .await
+    .unwrap();
+    let ca = dev
+        .ca_pem()
+        .expect("a TLS instance has a CA")
+        .as_bytes()
+        .to_vec();
+    let instance: snow::Instance = dev.base_url().parse().unwrap();
+    let transport = Transport::builder(instance)
+        .tls(snow::transport::TlsConfig::default().add_ca_pem(ca))
+        .build()
+        .unwrap();
+    let c = Client::oauth_over(transport, "snow-dev", "snow-dev-secret", |b| {
+        b.password("admin", "admin")
+    })
+    .unwrap();
+    assert!(first(&c).await.is_ok());
+    assert!(first(&c).await.is_ok());
+    assert_eq!(dev.admin().counters().grants("password"), 1);
+
+    // The same OAuth client over default roots fails at the token call: it does not trust the CA.
+    let untrusting = Client::oauth(dev.base_url(), "snow-dev", "snow-dev-secret", |b| {
+        b.password("admin", "admin")
+    })
+    .unwrap();
+    let err = first(&untrusting).await.unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert_eq!(dev.admin().counters().grants("password"), 1);
+    dev.shutdown().await.unwrap();
+}
+
 #[test]
 fn bad_configuration_is_a_clear_error() {
     for bad in [
