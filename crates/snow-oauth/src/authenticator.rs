@@ -32,13 +32,21 @@ pub(crate) type Updater = Arc<dyn Fn(&TokenSet) + Send + Sync + 'static>;
 ///   std `RwLock` (held for a pointer copy, never across I/O), checks its expiry with the skew,
 ///   and sets a sensitive `Authorization` header. It records the token's [`TokenEpoch`] in the
 ///   request's extensions.
+/// - **When to renew**: a new access token `skew` before it expires (at most half its announced
+///   lifetime before). ServiceNow answers a grant made within the access token's lifetime with
+///   that same token, so when a renewal brings back the token already cached, it keeps its
+///   epoch and is used until it has certainly expired (`expires_in` is rounded down, so one
+///   second is added), then renewed. No renewal that a 401 did not force happens within one
+///   second of the last token answer (which covers `expires_in: 0`). Under steady traffic that
+///   is at most two renewals per access-token lifetime.
 /// - **Slow path**: when there is no usable token, callers queue on one async gate. The first
 ///   one through makes the token request; the others, once through, find the new token and use
 ///   it. If that request failed, the callers that were waiting for it get the same error instead
 ///   of repeating it. So N concurrent requests with an expired token cause one refresh.
 /// - **401**: [`on_unauthorized`](Authenticator::on_unauthorized) compares the request's epoch
-///   with the cache's: if a newer token is there already, it just asks for a replay; otherwise
-///   it renews the token, once, for all the requests that failed with it.
+///   with the cache's: if a newer token is there already, or a token request begun since the
+///   401 has answered, it just asks for a replay; otherwise it renews the token, once, for all
+///   the requests that failed with it. A 401 is never held back by the one-second interval.
 /// - **Renewal order**: the refresh-token grant if there is a refresh token; if the server
 ///   refuses it ([`OAuthError::InvalidGrant`]) and a password (or client credentials, or a JWT
 ///   key) is configured, that grant; else the error. A refresh answer without a refresh token
@@ -77,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) gate: tokio::sync::Mutex<Gate>,
     /// Completed token requests (mirrors `Gate::attempts`, readable without the gate).
     pub(crate) attempts: AtomicU64,
+    /// Token requests begun (each under the gate, so all but one in flight have completed).
+    pub(crate) started: AtomicU64,
     pub(crate) updater: Option<Updater>,
     pub(crate) store: Option<Arc<dyn TokenStore>>,
     pub(crate) skew: Duration,
@@ -164,6 +174,7 @@ impl OAuthAuthenticator {
         let mut gate = self.inner.gate.lock().await;
         // A token obtained now supersedes whatever is stored.
         gate.store_loaded = true;
+        self.inner.started.fetch_add(1, Ordering::AcqRel);
         let result = self.inner.endpoint.password(username, &password).await;
         let cached = self.finish_attempt(&mut gate, result).await?;
         Ok(cached.token.clone())
@@ -195,10 +206,7 @@ impl OAuthAuthenticator {
     pub async fn set_token(&self, token: TokenSet) -> Result<(), OAuthError> {
         let mut gate = self.inner.gate.lock().await;
         gate.store_loaded = true;
-        let cached = self.inner.cache.publish(Issued {
-            token,
-            lifetime: None,
-        })?;
+        let cached = self.inner.cache.publish_given(token)?;
         self.announce(&cached).await;
         Ok(())
     }
@@ -270,6 +278,7 @@ impl OAuthAuthenticator {
     /// The slow path: one caller at a time behind the gate, re-checking the cache first.
     async fn obtain(&self, want: Want) -> Result<Arc<Cached>, OAuthError> {
         let seen = self.inner.attempts.load(Ordering::Acquire);
+        let seen_started = self.inner.started.load(Ordering::Acquire);
         let mut gate = self.inner.gate.lock().await;
         if !gate.store_loaded {
             self.load_store(&mut gate).await?;
@@ -291,6 +300,19 @@ impl OAuthAuthenticator {
                 return Err(e.clone());
             }
         }
+        // A token request begun after this caller arrived (so after the 401 it reports) and
+        // answered: its token is as new as one more request would get. This holds when the
+        // endpoint answered with the same access token (same epoch), which asking again would
+        // only repeat.
+        if self.inner.started.load(Ordering::Acquire) != seen_started {
+            if let Some(c) = current
+                .as_ref()
+                .filter(|c| !c.token.access_token_str().is_empty())
+            {
+                return Ok(c.clone());
+            }
+        }
+        self.inner.started.fetch_add(1, Ordering::AcqRel);
         let result = self.fetch(current.as_deref()).await;
         self.finish_attempt(&mut gate, result).await
     }
@@ -308,10 +330,7 @@ impl OAuthAuthenticator {
         if let Some(token) = loaded {
             tracing::debug!("token loaded from the store");
             if self.inner.cache.get().is_none() {
-                self.inner.cache.publish(Issued {
-                    token,
-                    lifetime: None,
-                })?;
+                self.inner.cache.publish_given(token)?;
             }
         }
         Ok(())
@@ -380,7 +399,7 @@ impl OAuthAuthenticator {
     ) -> Result<Arc<Cached>, OAuthError> {
         gate.attempts += 1;
         self.inner.attempts.store(gate.attempts, Ordering::Release);
-        let published = result.and_then(|issued| self.inner.cache.publish(issued));
+        let published = result.and_then(|issued| self.inner.cache.publish_issued(issued));
         match published {
             Ok(cached) => {
                 gate.last_error = None;

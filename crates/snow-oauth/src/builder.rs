@@ -10,7 +10,7 @@ use snow_core::{HttpExchange, Instance};
 
 use crate::authenticator::{Gate, Inner, Updater};
 use crate::cache::TokenCache;
-use crate::grant::{Endpoint, Grant, Issued};
+use crate::grant::{Endpoint, Grant};
 use crate::{ClientAuth, JwtBearer, OAuthAuthenticator, OAuthError, TokenSet, TokenStore};
 
 /// Builds an [`OAuthAuthenticator`]; start with [`OAuth::builder`](crate::OAuth).
@@ -152,7 +152,9 @@ impl OAuthBuilder {
     }
 
     /// Renew a token this long before it expires (default 60 s). For a token the endpoint has
-    /// just issued, the skew is capped at half its lifetime.
+    /// just issued, the skew is capped at half its lifetime. If that early renewal brings back
+    /// the same access token (ServiceNow does so within a token's lifetime), the token is used
+    /// until it expires and renewed then; see [`OAuthAuthenticator`]'s "The cache".
     pub fn expiry_skew(mut self, skew: Duration) -> Self {
         self.skew = skew;
         self
@@ -213,10 +215,7 @@ impl OAuthBuilder {
         let cache = TokenCache::new(self.skew);
         let has_initial = self.initial.is_some();
         if let Some(token) = self.initial {
-            cache.publish(Issued {
-                token,
-                lifetime: None,
-            })?;
+            cache.publish_given(token)?;
         }
         let gate = Gate::new(has_initial);
         Ok(OAuthAuthenticator::from_inner(Inner {
@@ -226,6 +225,7 @@ impl OAuthBuilder {
             cache,
             gate: tokio::sync::Mutex::new(gate),
             attempts: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             updater: self.updater,
             store: self.store,
             skew: self.skew,

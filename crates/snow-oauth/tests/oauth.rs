@@ -160,6 +160,125 @@ async fn expiry_refreshes_and_updater_sees_each_new_token() {
     );
 }
 
+/// What steady traffic did against an instance that reissues the current token.
+struct Steady {
+    requests: usize,
+    /// Access tokens seen after the first one.
+    new_tokens: usize,
+    refreshes: usize,
+    table_ok: usize,
+    table_401: usize,
+}
+
+/// One request every 10 ms for `run_for`, each authenticated (refreshing as needed) and
+/// replayed once on a 401, against a ServiceNow-like instance issuing `ttl_secs` tokens.
+async fn steady_traffic(ttl_secs: u64, run_for: Duration) -> Steady {
+    let server = TestServer::start(Config {
+        access_ttl: ttl_secs,
+        reissue_current: true,
+        ..Config::default()
+    })
+    .await;
+    let http = HyperExchange::new();
+    let auth = builder(&server, &http).build().unwrap();
+    let first = auth.generate_token(USER, PASSWORD).await.unwrap();
+    let url = table_url(&server);
+    let mut tokens = std::collections::HashSet::from([first.access_token_str().to_owned()]);
+    let mut requests = 0;
+    let until = std::time::Instant::now() + run_for;
+    while std::time::Instant::now() < until {
+        assert_eq!(get_table(&auth, &http, &url).await.unwrap(), 200);
+        tokens.insert(auth.cached_token().unwrap().access_token_str().to_owned());
+        requests += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let c = &server.state.counters;
+    assert_eq!(c.password.load(Ordering::SeqCst), 1);
+    Steady {
+        requests,
+        new_tokens: tokens.len() - 1,
+        refreshes: c.refresh.load(Ordering::SeqCst),
+        table_ok: c.table_ok.load(Ordering::SeqCst),
+        table_401: c.table_401.load(Ordering::SeqCst),
+    }
+}
+
+/// A 2-second token (`expires_in: 1` when new): renewed once at half its life, which brings it
+/// back unchanged, then used until it has expired and renewed once more, for the next token. No
+/// refresh storm in its last second, when the instance says `expires_in: 0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_traffic_with_a_reissued_token_refreshes_at_most_twice_per_lifetime() {
+    let s = steady_traffic(2, Duration::from_millis(2700)).await;
+    println!(
+        "2 s tokens: {} requests, {} refreshes, {} new tokens, {} 401s",
+        s.requests, s.refreshes, s.new_tokens, s.table_401
+    );
+    assert!(s.new_tokens >= 1, "the token expired at least once");
+    assert_eq!(s.table_ok, s.requests, "every request succeeded");
+    assert!(
+        s.refreshes <= 2 * s.new_tokens + 1,
+        "{} refreshes for {} new tokens over {} requests",
+        s.refreshes,
+        s.new_tokens,
+        s.requests
+    );
+}
+
+/// A 1-second token is announced with `expires_in: 0`: it is due at once, but the minimum
+/// interval between renewals keeps it in use until the instance lets it go, so each renewal
+/// brings a new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_traffic_with_expires_in_zero_refreshes_once_per_lifetime() {
+    let s = steady_traffic(1, Duration::from_millis(2500)).await;
+    println!(
+        "1 s tokens: {} requests, {} refreshes, {} new tokens, {} 401s",
+        s.requests, s.refreshes, s.new_tokens, s.table_401
+    );
+    assert!(s.new_tokens >= 1, "the token expired at least once");
+    assert_eq!(s.table_ok, s.requests, "every request succeeded");
+    assert_eq!(
+        s.refreshes, s.new_tokens,
+        "each refresh brought a new token"
+    );
+}
+
+/// A renewal that brings back the cached access token keeps its epoch; a 401 right after it is
+/// not held back by the minimum interval between renewals, and brings a new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reissued_token_keeps_its_epoch_and_a_401_still_renews_at_once() {
+    let server = TestServer::start(Config {
+        reissue_current: true,
+        ..Config::default()
+    })
+    .await;
+    let http = HyperExchange::new();
+    let auth = builder(&server, &http).build().unwrap();
+    let url = table_url(&server);
+    let (a, u) = (&auth, &url);
+    let epoch_now = move || async move {
+        let mut parts = request_parts(u);
+        a.authenticate(&mut parts).await.unwrap();
+        *parts.extensions.get::<TokenEpoch>().unwrap()
+    };
+    let first = auth.generate_token(USER, PASSWORD).await.unwrap();
+    let epoch = epoch_now().await;
+
+    let again = auth.refresh().await.unwrap();
+    assert_eq!(again.access_token_str(), first.access_token_str());
+    assert_eq!(server.state.counters.refresh.load(Ordering::SeqCst), 1);
+    assert_eq!(epoch_now().await, epoch, "the same token keeps its epoch");
+
+    // The instance drops the token: the next request meets a 401, renews and is replayed.
+    server.state.revoke_all_access();
+    assert_eq!(get_table(&auth, &http, &url).await.unwrap(), 200);
+    let c = &server.state.counters;
+    assert_eq!(c.table_401.load(Ordering::SeqCst), 1);
+    assert_eq!(c.refresh.load(Ordering::SeqCst), 2);
+    let renewed = auth.cached_token().unwrap();
+    assert_ne!(renewed.access_token_str(), first.access_token_str());
+    assert!(epoch_now().await.get() > epoch.get());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_requests_with_expired_token_refresh_once() {
     let server = TestServer::start(Config::default()).await;

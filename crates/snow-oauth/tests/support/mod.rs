@@ -35,6 +35,10 @@ pub struct Config {
     pub access_ttl: u64,
     pub refresh_returns_refresh_token: bool,
     pub client_credentials_enabled: bool,
+    /// As ServiceNow does: every password or refresh grant made while the user's access token is
+    /// valid answers with that token and `expires_in` = the whole seconds it has left, rounded
+    /// down (0 in its last second); a new token only once it has expired.
+    pub reissue_current: bool,
     /// Public keys for JWT-bearer assertions.
     pub jwt_keys: Vec<(Algorithm, DecodingKey)>,
 }
@@ -45,6 +49,7 @@ impl Default for Config {
             access_ttl: 1800,
             refresh_returns_refresh_token: false,
             client_credentials_enabled: true,
+            reissue_current: false,
             jwt_keys: Vec::new(),
         }
     }
@@ -291,7 +296,12 @@ fn token_endpoint(st: &State, parts: &http::request::Parts, body: &[u8]) -> Resp
                 get("refresh_token").and_then(|r| t.refresh.get(r).cloned())
             };
             match user {
-                Some(user) => issue(st, &user, false, st.config.refresh_returns_refresh_token),
+                Some(user) => issue(
+                    st,
+                    &user,
+                    st.config.reissue_current,
+                    st.config.refresh_returns_refresh_token,
+                ),
                 None => {
                     st.counters.refused.fetch_add(1, Ordering::SeqCst);
                     access_denied()
@@ -342,8 +352,13 @@ fn issue(st: &State, user: &str, reuse_current: bool, with_refresh: bool) -> Res
     if reuse_current {
         if let Some((access, refresh)) = t.current.get(user).cloned() {
             if let Some((_, exp)) = t.access.get(&access) {
-                let left = exp.saturating_duration_since(Instant::now()).as_secs();
-                if left > 0 {
+                let left = exp.saturating_duration_since(Instant::now());
+                let (valid, left) = if st.config.reissue_current {
+                    (!left.is_zero(), expires_in(left))
+                } else {
+                    (left.as_secs() > 0, left.as_secs())
+                };
+                if valid {
                     let mut body = serde_json::json!({"scope":"useraccount","token_type":"Bearer",
                         "expires_in": left, "access_token": access});
                     if let (true, Some(r)) = (with_refresh, refresh) {
@@ -369,12 +384,23 @@ fn issue(st: &State, user: &str, reuse_current: bool, with_refresh: bool) -> Res
         .or_else(|| t.current.get(user).and_then(|(_, r)| r.clone()));
     t.current
         .insert(user.to_owned(), (access.clone(), keep_refresh));
+    let announced = if st.config.reissue_current {
+        expires_in(Duration::from_secs(ttl))
+    } else {
+        ttl
+    };
     let mut body = serde_json::json!({"scope":"useraccount","token_type":"Bearer",
-        "expires_in": ttl, "access_token": access});
+        "expires_in": announced, "access_token": access});
     if let Some(r) = refresh {
         body["refresh_token"] = r.into();
     }
     json(StatusCode::OK, body)
+}
+
+/// ServiceNow's `expires_in` for a token with `left` to live: whole seconds, rounded down, from
+/// a moment just after now (1799 for a new 1800-second token, 0 in its last second).
+fn expires_in(left: Duration) -> u64 {
+    left.saturating_sub(Duration::from_millis(1)).as_secs()
 }
 
 /// An `HttpExchange` over a plain hyper-util client (no TLS), as a transport would provide.
