@@ -414,24 +414,45 @@ async fn with_auth_shares_the_pool_and_the_layers_but_not_the_credentials() {
     base.exchange(token_req).await.unwrap();
     // API calls through the derived transport: the new credentials and the caller's layer.
     for _ in 0..3 {
-        let req = Request::get("/api/now/table/incident").body(Body::empty()).unwrap();
+        let req = Request::get("/api/now/table/incident")
+            .body(Body::empty())
+            .unwrap();
         let resp = api.send(req).await.unwrap();
         assert_eq!(resp.status(), 200);
         resp.into_body().collect_bytes().await.unwrap();
     }
     // The base transport still sends none.
-    let req = Request::get("/api/now/table/incident").body(Body::empty()).unwrap();
-    base.send(req).await.unwrap().into_body().collect_bytes().await.unwrap();
+    let req = Request::get("/api/now/table/incident")
+        .body(Body::empty())
+        .unwrap();
+    base.send(req)
+        .await
+        .unwrap()
+        .into_body()
+        .collect_bytes()
+        .await
+        .unwrap();
 
     let seen = server.seen();
     assert_eq!(seen.len(), 5);
-    assert!(seen[0].headers.get("authorization").is_none(), "token call carried credentials");
+    assert!(
+        seen[0].headers.get("authorization").is_none(),
+        "token call carried credentials"
+    );
     for s in &seen[1..4] {
         assert_eq!(s.headers["authorization"], "Bearer the-api-token");
         assert_eq!(s.headers["x-layer"], "stamped");
     }
     assert!(seen[4].headers.get("authorization").is_none());
-    assert_eq!(layered.load(Ordering::SeqCst), 4, "the caller's layer runs on both stacks");
-    assert_eq!(server.connections(), 1, "both handles share one pooled connection");
+    assert_eq!(
+        layered.load(Ordering::SeqCst),
+        4,
+        "the caller's layer runs on both stacks"
+    );
+    assert_eq!(
+        server.connections(),
+        1,
+        "both handles share one pooled connection"
+    );
     assert!(!format!("{api:?}").contains("the-api-token"));
 }
