@@ -5,3 +5,6 @@
 
 #[doc = include_str!("../../docs/writing-an-authenticator.md")]
 pub mod writing_an_authenticator {}
+
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
