@@ -8,7 +8,7 @@
 //!
 //! | what | default |
 //! |---|---|
-//! | users | `admin`/`admin` (admin), `itil`/`itil` (read and write, no delete), `reader`/`reader` (read only) |
+//! | users | `admin`/`admin` (admin), `itil`/`itil` (reads everything, writes task tables, never deletes), `reader`/`reader` (read only) |
 //! | OAuth client | id `snow-dev`, secret `snow-dev-secret` |
 //! | token lifetimes | access 1800 s, refresh 8,640,000 s |
 //! | request-body limit | 10 MB (`glide.rest.max_content_length`) |

@@ -35,7 +35,7 @@ mod eval;
 mod persist;
 pub mod query;
 mod record;
-mod render;
+pub(crate) mod render;
 pub mod schema;
 mod seed;
 mod store;

@@ -1,5 +1,7 @@
 //! Writing records as ServiceNow JSON objects straight into a byte buffer.
 
+use std::collections::HashSet;
+
 use super::eval::{Path, resolve_path};
 use super::record::Record;
 use super::schema::{FieldDef, FieldType, schemas};
@@ -97,9 +99,16 @@ impl Db {
         let mut first = true;
         match opts.fields {
             Some(names) => {
+                // Short lists (the usual case) are checked for repeats in place; long ones
+                // through a set, so a huge `sysparm_fields` costs linear time, not quadratic.
+                let mut seen = (names.len() > 16).then(HashSet::new);
                 for (i, name) in names.iter().enumerate() {
                     let name = name.trim();
-                    if name.is_empty() || names[..i].iter().any(|n| n.trim() == name) {
+                    let repeated = match seen.as_mut() {
+                        Some(set) => !set.insert(name),
+                        None => names[..i].iter().any(|n| n.trim() == name),
+                    };
+                    if name.is_empty() || repeated {
                         continue;
                     }
                     let Some(path) = resolve_path(schema, name) else {
@@ -237,6 +246,22 @@ impl Db {
             }
         }
     }
+}
+
+/// The names of `names` that [`Db::render`] would show for records read through `table`:
+/// known (possibly dot-walked) fields, first occurrence only, in order. Filtering a long
+/// `sysparm_fields` once per request keeps rendering each row cheap.
+pub(crate) fn usable_fields(table: &str, names: &[String]) -> Vec<String> {
+    let Some(schema) = schemas().table(table) else {
+        return Vec::new();
+    };
+    let mut seen = HashSet::new();
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty() && resolve_path(schema, n).is_some() && seen.insert(*n))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The display value of a non-reference field value.

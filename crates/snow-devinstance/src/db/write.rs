@@ -136,7 +136,7 @@ impl Db {
             }
         }
         let count = values[SYS_MOD_COUNT].parse::<u64>().unwrap_or(0);
-        values[SYS_MOD_COUNT] = (count + 1).to_string();
+        values[SYS_MOD_COUNT] = count.saturating_add(1).to_string();
         values[SYS_UPDATED_ON] = now;
         values[SYS_UPDATED_BY] = user_name;
         self.stores[usize::from(loc.table)].replace(loc.slot, Record::pack(schema, &values));

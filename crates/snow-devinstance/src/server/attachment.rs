@@ -201,7 +201,8 @@ fn store(
     content_type: &str,
     data: Bytes,
 ) -> Resp {
-    if !req.caller_role().is_some_and(|r| r.can_write()) {
+    // Attaching needs write access to the target record's table.
+    if !req.caller_role().is_some_and(|r| r.can_write_table(table)) {
         return respond::acl("Insert");
     }
     if req.state.db().get(table, record).is_none() {
@@ -260,6 +261,24 @@ fn pct_encode(s: &str) -> String {
     out
 }
 
+/// `json` with every non-ASCII character written as a JSON `\uXXXX` escape (surrogate pairs
+/// beyond the Basic Multilingual Plane). Only valid inside string literals, which is where
+/// serde_json puts non-ASCII text.
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
 fn download(req: &Req, sys_id: &str) -> Resp {
     let Some(meta) = metadata(req, sys_id) else {
         return respond::no_record();
@@ -297,18 +316,27 @@ fn download(req: &Req, sys_id: &str) -> Resp {
         resp.headers_mut().insert(CONTENT_DISPOSITION, v);
     }
     if let Ok(json) = serde_json::to_string(&Value::Object(meta)) {
-        if let Ok(v) = HeaderValue::from_bytes(json.as_bytes()) {
+        // Non-ASCII as `\uXXXX` escapes: the same JSON, but plain ASCII in the header, which
+        // clients that decode header bytes as Latin-1 read back correctly.
+        if let Ok(v) = HeaderValue::from_str(&ascii_json(&json)) {
             resp.headers_mut().insert("x-attachment-metadata", v);
         }
     }
     resp
 }
 
+/// The table an attachment belongs to, or `None` when there is no such attachment.
+fn target_table(req: &Req, sys_id: &str) -> Option<String> {
+    let db = req.state.db();
+    let rec = db.get("sys_attachment", sys_id)?;
+    Some(rec.get("table_name").unwrap_or_default().to_owned())
+}
+
 fn delete(req: &Req, sys_id: &str) -> Resp {
-    if req.state.db().get("sys_attachment", sys_id).is_none() {
+    let Some(table) = target_table(req, sys_id) else {
         return respond::no_record();
-    }
-    if !req.caller_role().is_some_and(|r| r.can_write()) {
+    };
+    if !req.caller_role().is_some_and(|r| r.can_write_table(&table)) {
         return respond::acl("Delete");
     }
     if let Err(e) = req.state.db_mut().delete("sys_attachment", sys_id) {
@@ -323,10 +351,10 @@ fn delete(req: &Req, sys_id: &str) -> Resp {
 }
 
 async fn rename(req: &mut Req, sys_id: &str) -> Resp {
-    if req.state.db().get("sys_attachment", sys_id).is_none() {
+    let Some(table) = target_table(req, sys_id) else {
         return respond::no_record();
-    }
-    if !req.caller_role().is_some_and(|r| r.can_write()) {
+    };
+    if !req.caller_role().is_some_and(|r| r.can_write_table(&table)) {
         return respond::acl("Update");
     }
     let fields = match super::table::json_object(req).await {

@@ -16,14 +16,17 @@ use super::faults::{FaultRule, RateLimitRule};
 pub enum Role {
     /// Everything, including deletes and the `/__dev/` admin API.
     Admin,
-    /// Read and write records; deleting is refused with 403.
+    /// Read every table; create and update records of the task tables (`task` and the
+    /// tables extending it: `incident`, `problem`, `change_request`); writes to other
+    /// tables and every delete are refused with 403.
     Itil,
     /// Read only; every write is refused with 403.
     Reader,
 }
 
 impl Role {
-    /// Whether this role may create or update records.
+    /// Whether this role may create or update records of at least some tables (itil: the
+    /// task tables only; see [`Role::can_write_table`]).
     pub fn can_write(self) -> bool {
         matches!(self, Role::Admin | Role::Itil)
     }
@@ -31,6 +34,33 @@ impl Role {
     /// Whether this role may delete records.
     pub fn can_delete(self) -> bool {
         matches!(self, Role::Admin)
+    }
+
+    /// Whether this role may create or update records of `table`: admin everywhere, itil
+    /// only on `task` and the tables extending it, reader nowhere.
+    ///
+    /// ```
+    /// use snow_devinstance::Role;
+    /// assert!(Role::Itil.can_write_table("incident"));
+    /// assert!(!Role::Itil.can_write_table("sys_user"));
+    /// assert!(Role::Admin.can_write_table("sys_user"));
+    /// assert!(!Role::Reader.can_write_table("incident"));
+    /// ```
+    pub fn can_write_table(self, table: &str) -> bool {
+        match self {
+            Role::Admin => true,
+            Role::Itil => is_task_table(table),
+            Role::Reader => false,
+        }
+    }
+}
+
+/// Whether `table` is `task` or extends it.
+fn is_task_table(table: &str) -> bool {
+    let schemas = crate::db::schema::schemas();
+    match (schemas.table("task"), schemas.table(table)) {
+        (Some(task), Some(t)) => task.family.contains(&t.id),
+        _ => false,
     }
 }
 

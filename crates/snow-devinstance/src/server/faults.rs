@@ -280,7 +280,7 @@ pub(crate) fn latency(hits: &[FaultKind]) -> Option<Duration> {
             FaultKind::Latency { millis } => Some(*millis),
             _ => None,
         })
-        .sum();
+        .fold(0u64, u64::saturating_add);
     (total > 0).then(|| Duration::from_millis(total))
 }
 

@@ -26,7 +26,7 @@ pub(crate) fn token(state: &State, headers: &HeaderMap, body: &Bytes) -> Resp {
                 .then(|| tokens.refresh_for(&user, &client, now, state.refresh_ttl_ms()));
             drop(tokens);
             state.count_grant(grant_name);
-            let expires_in = ((expires_at - now - 1) / 1000).max(0);
+            let expires_in = (expires_at.saturating_sub(now).saturating_sub(1) / 1000).max(0);
             let refresh_member = refresh
                 .map(|r| format!("\"refresh_token\":{},", quote(&r)))
                 .unwrap_or_default();
@@ -137,7 +137,7 @@ fn verify_jwt(state: &State, assertion: &str) -> Option<String> {
     validation.set_audience(&[state.config.oauth.client_id.as_str()]);
     let data = jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok()?;
     let now_s = state.now_ms() / 1000;
-    (data.claims.exp + 300 >= now_s).then_some(data.claims.sub)
+    (data.claims.exp.saturating_add(300) >= now_s).then_some(data.claims.sub)
 }
 
 /// `/oauth_revoke_token.do?token=…`: expire an access or refresh token. No authentication.

@@ -33,12 +33,24 @@ impl Params {
         }
     }
 
-    /// A non-negative number; absent, empty or unparseable gives `default`.
+    /// A non-negative number; absent, empty or unparseable gives `default`. Negative numbers
+    /// count as 0 and numbers too large for `usize` as `usize::MAX`, so an absurd offset pages
+    /// past the end instead of wrapping back to the first page.
     pub(crate) fn number(&self, name: &str, default: usize) -> usize {
-        self.get(name)
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .map(|n| usize::try_from(n.max(0)).unwrap_or(default))
-            .unwrap_or(default)
+        let Some(v) = self.get(name).map(str::trim) else {
+            return default;
+        };
+        let (negative, digits) = match v.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, v.strip_prefix('+').unwrap_or(v)),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return default;
+        }
+        if negative {
+            return 0;
+        }
+        digits.parse::<usize>().unwrap_or(usize::MAX)
     }
 
     /// `sysparm_fields` as a list; `None` when absent or empty (all fields).
@@ -53,11 +65,19 @@ impl Params {
         (!list.is_empty()).then_some(list)
     }
 
-    /// Name-value pair filters: every parameter that is not a `sysparm_` one (nor an API key).
+    /// Name-value pair filters: every parameter that is not a `sysparm_` one (nor an API key)
+    /// and whose name could be a (dot-walked) field name. Other parameters (`cache-buster`,
+    /// names with spaces or carets) are ignored like any unknown parameter, so they can neither
+    /// fail the request nor inject query syntax.
     pub(crate) fn name_value_filters(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs
             .iter()
-            .filter(|(k, _)| !k.starts_with("sysparm_") && k != "x-sn-apikey" && !k.is_empty())
+            .filter(|(k, _)| {
+                !k.starts_with("sysparm_")
+                    && !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            })
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
@@ -94,6 +114,28 @@ mod tests {
             p.name_value_filters().collect::<Vec<_>>(),
             [("active", "true")]
         );
+    }
+
+    #[test]
+    fn only_field_like_names_filter() {
+        let p = Params::parse(
+            "active=true&caller_id.name=Bob&foo-bar=1&x%5EORactive=true&cache%20buster=3&x-sn-apikey=k&sysparm_limit=1",
+        );
+        assert_eq!(
+            p.name_value_filters().collect::<Vec<_>>(),
+            [("active", "true"), ("caller_id.name", "Bob")]
+        );
+    }
+
+    #[test]
+    fn huge_and_negative_numbers_saturate() {
+        let p = Params::parse(
+            "sysparm_limit=99999999999&sysparm_offset=99999999999999999999999&a=-99999999999999999999999&b=%2B7",
+        );
+        assert_eq!(p.number("sysparm_limit", 10), 99_999_999_999);
+        assert_eq!(p.number("sysparm_offset", 0), usize::MAX);
+        assert_eq!(p.number("a", 5), 0);
+        assert_eq!(p.number("b", 5), 7);
     }
 
     #[test]

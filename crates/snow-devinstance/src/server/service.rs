@@ -75,14 +75,31 @@ const SECRET_HEADERS: &[&str] = &[
     "authentication",
 ];
 
+/// Whether a query parameter carries a credential (API key, token, password, client secret,
+/// JWT assertion); compared case-insensitively after URL-decoding.
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("apikey")
+        || name.contains("token")
+        || name.contains("password")
+        || name.contains("secret")
+        || name == "assertion"
+}
+
 fn redacted_query(query: &str) -> String {
-    if !query.contains("apikey") && !query.contains("token") {
+    if !form_urlencoded::parse(query.as_bytes()).any(|(k, _)| is_secret_param(&k)) {
         return query.to_owned();
     }
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let secret = k.eq_ignore_ascii_case("x-sn-apikey") || k.contains("token");
-        s.append_pair(&k, if secret { "<redacted>" } else { &v });
+        s.append_pair(
+            &k,
+            if is_secret_param(&k) {
+                "<redacted>"
+            } else {
+                &v
+            },
+        );
     }
     s.finish()
 }
@@ -276,9 +293,11 @@ async fn route(req: &mut Req, query: &str) -> Resp {
             if req.method != Method::POST {
                 return respond::oauth_denied();
             }
+            // Every failure of the token endpoint, an unreadable or oversized body included,
+            // is the same 401 `access_denied` body.
             return match req.read_body().await {
                 Ok(b) => oauth::token(&req.state, &req.headers, &b),
-                Err(r) => r,
+                Err(_) => respond::oauth_denied(),
             };
         }
         "/oauth_revoke_token.do" => {

@@ -152,7 +152,7 @@ impl State {
             .duration_since(std::time::UNIX_EPOCH)
             .map(ms)
             .unwrap_or(0);
-        real + self.clock_skew_ms.load(Ordering::Relaxed)
+        real.saturating_add(self.clock_skew_ms.load(Ordering::Relaxed))
     }
 
     pub(crate) fn now(&self) -> time::OffsetDateTime {

@@ -11,6 +11,13 @@ use crate::db::{DbError, DisplayValue, EvalCtx, RenderOpts};
 /// Transaction-cancelled error member appended to a cut result stream (KB0778443).
 pub(crate) const CANCELLED_TAIL: &str = "],\"error\":{\"detail\":\"Transaction cancelled: maximum execution time exceeded Check logs for error trace or enable glide.rest.debug property to verify REST request processing\",\"message\":\"Transaction cancelled: maximum execution time exceeded\"},\"status\":\"failure\"}";
 
+/// A list body that grows past this many bytes is cut short with the transaction-cancelled
+/// `error` member (KB0778443), so no single request can exhaust memory.
+pub(crate) const MAX_LIST_BODY: usize = 128 * 1024 * 1024;
+
+/// Upper bound of the response buffer reserved up front for a list.
+const MAX_PREALLOCATED: usize = 32 * 1024 * 1024;
+
 pub(crate) async fn handle(req: &mut Req, segments: &[&str]) -> Resp {
     let (table, sys_id) = match segments {
         [table] => (*table, None),
@@ -94,7 +101,10 @@ fn list(req: &Req, table: &str) -> Resp {
     let no_count = req.params.flag("sysparm_no_count", false);
     let query = effective_query(req);
     let ctx = eval_ctx(req);
-    let fields = req.params.fields();
+    let fields = req
+        .params
+        .fields()
+        .map(|f| crate::db::render::usable_fields(table, &f));
     let link_base = req.link_base();
     let opts = RenderOpts {
         fields: fields.as_deref(),
@@ -115,16 +125,31 @@ fn list(req: &Req, table: &str) -> Resp {
     } else {
         listing.rows.len()
     };
-    let per_row = fields.as_ref().map_or(2048, |f| 16 + 64 * f.len());
-    let mut out = Vec::with_capacity(64 + listing.rows.len() * per_row);
+    // A guess only, capped: a long `sysparm_fields` must not turn into a huge allocation.
+    let per_row = fields.as_ref().map_or(2048, |f| 16 + 64 * f.len().min(64));
+    let mut out = Vec::with_capacity(
+        listing
+            .rows
+            .len()
+            .saturating_mul(per_row)
+            .min(MAX_PREALLOCATED)
+            + 64,
+    );
     out.extend_from_slice(b"{\"result\":[");
+    let mut cancelled = req.cancel_txn;
     for (i, rec) in listing.rows.iter().take(shown).enumerate() {
+        if out.len() > MAX_LIST_BODY {
+            // Like a real instance hitting its transaction quota mid-stream: a 200 whose
+            // result stops early, followed by an `error` member. Memory stays bounded.
+            cancelled = true;
+            break;
+        }
         if i > 0 {
             out.push(b',');
         }
         db.render(table, rec, &opts, &mut out);
     }
-    if req.cancel_txn {
+    if cancelled {
         out.extend_from_slice(CANCELLED_TAIL.as_bytes());
     } else {
         out.extend_from_slice(b"]}");
@@ -179,7 +204,10 @@ fn link_header(
         ));
     }
     if more {
-        parts.push(format!("{};rel=\"next\"", url(offset + limit)));
+        parts.push(format!(
+            "{};rel=\"next\"",
+            url(offset.saturating_add(limit))
+        ));
     }
     if let Some(n) = total {
         let last = n.saturating_sub(1) / limit * limit;
@@ -189,7 +217,10 @@ fn link_header(
 }
 
 fn render_one(req: &Req, table: &str, sys_id: &str) -> Option<Vec<u8>> {
-    let fields = req.params.fields();
+    let fields = req
+        .params
+        .fields()
+        .map(|f| crate::db::render::usable_fields(table, &f));
     let link_base = req.link_base();
     let opts = RenderOpts {
         fields: fields.as_deref(),
@@ -262,7 +293,7 @@ fn no_response_body(req: &Req) -> bool {
 }
 
 async fn create(req: &mut Req, table: &str) -> Resp {
-    if !req.caller_role().is_some_and(|r| r.can_write()) {
+    if !req.caller_role().is_some_and(|r| r.can_write_table(table)) {
         return respond::acl("Insert");
     }
     let fields = match json_object(req).await {
@@ -290,7 +321,7 @@ async fn create(req: &mut Req, table: &str) -> Resp {
 }
 
 async fn update(req: &mut Req, table: &str, sys_id: &str) -> Resp {
-    if !req.caller_role().is_some_and(|r| r.can_write()) {
+    if !req.caller_role().is_some_and(|r| r.can_write_table(table)) {
         return respond::acl("Update");
     }
     if req.state.db().get(table, sys_id).is_none() {

@@ -82,7 +82,7 @@ impl Tokens {
             }
         }
         let tok = random_token();
-        let expires_at_ms = now_ms + ttl_ms;
+        let expires_at_ms = now_ms.saturating_add(ttl_ms);
         self.access.insert(
             tok.clone(),
             Issued {
@@ -120,7 +120,7 @@ impl Tokens {
             Issued {
                 user: user.to_owned(),
                 client_id: client.to_owned(),
-                expires_at_ms: now_ms + ttl_ms,
+                expires_at_ms: now_ms.saturating_add(ttl_ms),
             },
         );
         self.current_refresh.insert(key, tok.clone());
