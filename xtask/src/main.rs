@@ -20,7 +20,9 @@ fn main() -> ExitCode {
         Some("peer") => peer(),
         _ => {
             eprintln!("usage: cargo xtask <ci|demo|peer>");
-            eprintln!("  ci    formatting, clippy, every test, dependency rules, packaging, the pysnow peer check");
+            eprintln!(
+                "  ci    formatting, clippy, every test, dependency rules, packaging, the pysnow peer check"
+            );
             eprintln!("  demo  start a dev instance and run the quick-start example against it");
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
             return ExitCode::from(2);
@@ -39,7 +41,10 @@ type Result<T = ()> = std::result::Result<T, String>;
 
 fn root() -> PathBuf {
     // xtask/ sits directly under the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -52,13 +57,27 @@ fn cargo() -> Command {
 fn run(step: &str, cmd: &mut Command) -> Result {
     eprintln!("\n==> {step}: {cmd:?}");
     let start = Instant::now();
-    let status = cmd.status().map_err(|e| format!("{step}: could not start: {e}"))?;
-    eprintln!("<== {step}: {} in {:.1}s", if status.success() { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
-    if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: could not start: {e}"))?;
+    eprintln!(
+        "<== {step}: {} in {:.1}s",
+        if status.success() { "ok" } else { "FAILED" },
+        start.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
 }
 
 fn has_nextest() -> bool {
-    cargo().args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 fn ci() -> Result {
@@ -66,30 +85,83 @@ fn ci() -> Result {
     run("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(
         "clippy",
-        cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
     if has_nextest() {
         run(
             "tests",
-            cargo().args(["nextest", "run", "--workspace", "--all-features", "--locked", "--no-fail-fast"]),
+            cargo().args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--no-fail-fast",
+            ]),
         )?;
     } else {
-        run("tests", cargo().args(["test", "--workspace", "--all-features", "--locked", "--lib", "--bins", "--tests", "--examples"]))?;
+        run(
+            "tests",
+            cargo().args([
+                "test",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+            ]),
+        )?;
     }
-    run("doc tests", cargo().args(["test", "--workspace", "--all-features", "--locked", "--doc"]))?;
+    run(
+        "doc tests",
+        cargo().args(["test", "--workspace", "--all-features", "--locked", "--doc"]),
+    )?;
     deny_dependency("reqwest")?;
     deny_dependency("openssl-sys")?;
     snow_core_is_http_free()?;
-    run("package", cargo().args(["package", "--workspace", "--locked", "--no-verify", "--allow-dirty", "--quiet"]))?;
+    run(
+        "package",
+        cargo().args([
+            "package",
+            "--workspace",
+            "--locked",
+            "--no-verify",
+            "--allow-dirty",
+            "--quiet",
+        ]),
+    )?;
     peer()?;
-    eprintln!("\nci: all checks passed in {:.0}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "\nci: all checks passed in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 /// `cargo tree -i NAME` must find nothing in the workspace.
 fn deny_dependency(name: &str) -> Result {
     let out = cargo()
-        .args(["tree", "--workspace", "--all-features", "--locked", "-e", "normal,build,dev", "-i", name])
+        .args([
+            "tree",
+            "--workspace",
+            "--all-features",
+            "--locked",
+            "-e",
+            "normal,build,dev",
+            "-i",
+            name,
+        ])
         .output()
         .map_err(|e| format!("cargo tree: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -103,7 +175,16 @@ fn deny_dependency(name: &str) -> Result {
 /// snow-core must stay free of hyper, tower and tokio (tokio is allowed only for its own tests).
 fn snow_core_is_http_free() -> Result {
     let out = cargo()
-        .args(["tree", "-p", "snow-core", "--locked", "-e", "normal", "--prefix", "none"])
+        .args([
+            "tree",
+            "-p",
+            "snow-core",
+            "--locked",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
         .output()
         .map_err(|e| format!("cargo tree: {e}"))?;
     let tree = String::from_utf8_lossy(&out.stdout);
@@ -121,9 +202,22 @@ fn peer() -> Result {
     if !script.exists() {
         return Err("crates/snow-devinstance/tests/peer/run.sh is missing".into());
     }
-    run("pysnow peer check", Command::new("bash").arg(script).current_dir(root()))
+    run(
+        "pysnow peer check",
+        Command::new("bash").arg(script).current_dir(root()),
+    )
 }
 
 fn demo() -> Result {
-    run("demo", cargo().args(["run", "--release", "--locked", "-p", "snow", "--example", "quickstart"]))
+    run(
+        "demo",
+        cargo().args([
+            "run",
+            "--locked",
+            "-p",
+            "snow",
+            "--example",
+            "quickstart",
+        ]),
+    )
 }
