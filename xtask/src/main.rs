@@ -211,13 +211,6 @@ fn peer() -> Result {
 fn demo() -> Result {
     run(
         "demo",
-        cargo().args([
-            "run",
-            "--locked",
-            "-p",
-            "snow",
-            "--example",
-            "quickstart",
-        ]),
+        cargo().args(["run", "--locked", "-p", "snow", "--example", "quickstart"]),
     )
 }
