@@ -6,6 +6,9 @@
 //! - `demo`: the main job until the `snow` command exists: start a dev instance and run the
 //!   quick-start example against it.
 //! - `peer`: only the pysnow peer check.
+//! - `bench [--quick]`: the benchmarks of `docs/benchmarks.md` (see `bench.rs`).
+
+mod bench;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,14 +20,18 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo(),
-        Some("peer") => peer(),
+        Some("peer") => peer(false),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|peer>");
+            eprintln!("usage: cargo xtask <ci|demo|peer|bench>");
             eprintln!(
                 "  ci    formatting, clippy, every test, dependency rules, packaging, the pysnow peer check"
             );
             eprintln!("  demo  start a dev instance and run the quick-start example against it");
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
+            eprintln!(
+                "  bench [--quick] [--reps N] [--big N]  serving and client-streaming benchmarks"
+            );
             return ExitCode::from(2);
         }
     };
@@ -141,7 +148,7 @@ fn ci() -> Result {
             "--quiet",
         ]),
     )?;
-    peer()?;
+    peer(true)?;
     eprintln!(
         "\nci: all checks passed in {:.0}s",
         start.elapsed().as_secs_f64()
@@ -197,15 +204,23 @@ fn snow_core_is_http_free() -> Result {
     Ok(())
 }
 
-fn peer() -> Result {
+fn peer(reuse_binary: bool) -> Result {
     let script = root().join("crates/snow-devinstance/tests/peer/run.sh");
     if !script.exists() {
         return Err("crates/snow-devinstance/tests/peer/run.sh is missing".into());
     }
-    run(
-        "pysnow peer check",
-        Command::new("bash").arg(script).current_dir(root()),
-    )
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).current_dir(root());
+    // The test step has just built the dev instance binary (its own tests run it); reuse it
+    // rather than building it again with another feature set.
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let bin = target.join("debug").join("snow-devinstance");
+    if reuse_binary && bin.exists() {
+        cmd.env("SNOW_DEVINSTANCE_BIN", bin);
+    }
+    run("pysnow peer check", &mut cmd)
 }
 
 fn demo() -> Result {

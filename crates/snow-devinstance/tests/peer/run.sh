@@ -14,8 +14,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pysnow==0.7.17"
 
-(cd "$root" && cargo build --quiet -p snow-devinstance --bin snow-devinstance)
-bin="$target/debug/snow-devinstance"
+# `cargo xtask ci` passes the binary its test step just built; run alone, this script builds it.
+bin="${SNOW_DEVINSTANCE_BIN:-}"
+if [ -z "$bin" ]; then
+    (cd "$root" && cargo build --quiet -p snow-devinstance --bin snow-devinstance)
+    bin="$target/debug/snow-devinstance"
+fi
 
 work="$(mktemp -d)"
 server_pid=""
