@@ -1,10 +1,15 @@
 //! Serving speed of the dev instance, measured with a plain hyper client on loopback.
 //!
-//! `cargo run --release -p snow-devinstance --example load [RECORDS]`
+//! `cargo run --release -p snow-devinstance --example load [RECORDS] [--url URL] [--quick]`
 //!
 //! Prints single-record GETs per second (several concurrent keep-alive connections) and
-//! 10,000-record incident pages per second (sequential and two at a time). Request counts
-//! are bounded, so the run stops by itself.
+//! 10,000-record incident pages per second (sequential and two at a time), with the median
+//! time to serve one page in the default order and with `ORDERBYsys_id` (what paging clients
+//! send). Request counts are bounded, so the run stops by itself.
+//!
+//! With `--url`, it loads an instance that is already running (for example the
+//! `snow-devinstance` binary in its own process) instead of starting one in this process.
+//! The last line is machine-readable: `result key=value ...`.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +22,13 @@ use hyper_util::rt::TokioExecutor;
 use snow_devinstance::{DevConfig, DevInstance};
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+/// Median, minimum and maximum of some durations, in milliseconds.
+fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
+    v.sort();
+    let ms = |d: Option<&Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+    (ms(v.get(v.len() / 2)), ms(v.first()), ms(v.last()))
+}
 
 async fn get(client: &HttpClient, url: &str, auth: &str) -> Result<usize, String> {
     let req = http::Request::get(url)
@@ -42,19 +54,34 @@ fn rate(n: usize, elapsed: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let records: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let seeding = Instant::now();
-    let instance = DevInstance::start(DevConfig {
-        records,
-        request_log_capacity: 0,
-        ..DevConfig::default()
-    })
-    .await?;
-    println!("seeded {records} incidents in {:?}", seeding.elapsed());
-    let base = instance.base_url().to_owned();
+    let (mut records, mut url, mut quick) = (100_000usize, None, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--url" => url = Some(args.next().ok_or("--url needs a value")?),
+            "--quick" => quick = true,
+            n => records = n.parse().map_err(|e| format!("{n:?}: {e}"))?,
+        }
+    }
+    let instance = match url {
+        Some(_) => None,
+        None => {
+            let seeding = Instant::now();
+            let instance = DevInstance::start(DevConfig {
+                records,
+                request_log_capacity: 0,
+                ..DevConfig::default()
+            })
+            .await?;
+            println!("seeded {records} incidents in {:?}", seeding.elapsed());
+            Some(instance)
+        }
+    };
+    let base = match (&url, &instance) {
+        (Some(u), _) => u.trim_end_matches('/').to_owned(),
+        (None, Some(i)) => i.base_url().to_owned(),
+        (None, None) => return Err("no instance".into()),
+    };
     let auth = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("admin:admin")
@@ -88,7 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Single-record GETs: 8 workers, 4,000 requests each.
     let workers = 8;
-    let per_worker = 4_000;
+    let per_worker = if quick { 500 } else { 4_000 };
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..workers {
@@ -110,10 +137,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.await??;
     }
     let n = workers * per_worker;
-    println!(
-        "single-record GET: {n} requests, {:.0} req/s ({workers} connections)",
-        rate(n, start.elapsed())
-    );
+    let get_rps = rate(n, start.elapsed());
+    println!("single-record GET: {n} requests, {get_rps:.0} req/s ({workers} connections)");
 
     // 10,000-record pages.
     let page_url = format!("{base}/api/now/table/incident?sysparm_limit=10000");
@@ -124,21 +149,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         first.elapsed(),
         bytes as f64 / 1e6
     );
-    let pages = 20;
+    let pages = if quick { 6 } else { 20 };
+    let mut times = Vec::new();
     let start = Instant::now();
     for i in 0..pages {
         let url = format!(
             "{page_url}&sysparm_offset={}",
             (i * 10_000) % records.max(1)
         );
+        let t = Instant::now();
         get(&client, &url, &auth).await?;
+        times.push(t.elapsed());
     }
     let seq = start.elapsed();
+    let seq_rate = rate(pages, seq);
+    let (page_med, page_min, page_max) = stats(times);
     println!(
-        "10,000-record pages, sequential: {:.1} pages/s ({:?} per page)",
-        rate(pages, seq),
-        seq / pages as u32
+        "10,000-record pages, sequential: {seq_rate:.1} pages/s (median {page_med:.1} ms per page)"
     );
+    // What a paging client asks for: the same pages in sys_id order.
+    let mut times = Vec::new();
+    for i in 0..pages.min(10) {
+        let url = format!(
+            "{page_url}&sysparm_query=ORDERBYsys_id&sysparm_offset={}",
+            (i * 10_000) % records.max(1)
+        );
+        let t = Instant::now();
+        get(&client, &url, &auth).await?;
+        times.push(t.elapsed());
+    }
+    let (ord_med, ord_min, ord_max) = stats(times);
+    println!("10,000-record pages, ORDERBYsys_id: median {ord_med:.1} ms per page");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..2 {
@@ -154,10 +195,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in tasks {
         t.await??;
     }
+    let par_rate = rate(pages, start.elapsed());
+    println!("10,000-record pages, 2 concurrent: {par_rate:.1} pages/s");
     println!(
-        "10,000-record pages, 2 concurrent: {:.1} pages/s",
-        rate(pages, start.elapsed())
+        "result records={records} page_bytes={bytes} get_rps={get_rps:.0} \
+         pages_per_s={seq_rate:.2} pages_per_s_2={par_rate:.2} \
+         page_ms_median={page_med:.1} page_ms_min={page_min:.1} page_ms_max={page_max:.1} \
+         ordered_page_ms_median={ord_med:.1} ordered_page_ms_min={ord_min:.1} \
+         ordered_page_ms_max={ord_max:.1}"
     );
-    instance.shutdown().await?;
+    if let Some(instance) = instance {
+        instance.shutdown().await?;
+    }
     Ok(())
 }

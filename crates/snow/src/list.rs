@@ -22,17 +22,20 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http::Request;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
-use snow_transport::Body;
+use snow_transport::{Body, TransportError};
 
-use crate::client::{Client, url_error};
+use crate::client::{Buffered, Client, url_error};
 use crate::params::{DisplayValue, ListParams};
 use crate::query::{IntoQuery, Query, QueryError, field};
 use crate::{Error, Field};
@@ -411,8 +414,28 @@ async fn get_list(
     let req = Request::get(uri)
         .body(Body::empty())
         .map_err(|e| Error::invalid_input(e.to_string()))?;
-    client.send_buffered(req, false).await
+    let method = req.method().clone();
+    let (parts, mut body) = client.send(req, false).await?.into_parts();
+    // Read into one buffer sized from Content-Length (bounded), so a page is never held twice
+    // (once as the received chunks, once as their concatenation).
+    let hint = http_body::Body::size_hint(&body);
+    let reserve = hint.exact().unwrap_or(hint.lower());
+    let mut buf = BytesMut::with_capacity(usize::try_from(reserve).unwrap_or(0).min(MAX_RESERVE));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::from(TransportError::from(e)))?;
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Buffered {
+        method,
+        parts,
+        body: buf.freeze(),
+    })
 }
+
+/// Most bytes reserved up front from a response's announced length.
+const MAX_RESERVE: usize = 64 * 1024 * 1024;
 
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(header: &str) -> Option<String> {
@@ -436,9 +459,86 @@ struct Fetcher {
     cancel_retries: u32,
 }
 
+/// Records received but not decoded yet: the bodies of one or more list responses and where
+/// each record sits in them. Records are decoded one at a time as they are taken, and each body
+/// is dropped as soon as its last record is taken, so a page costs its raw bytes, not its
+/// decoded records.
+struct Pending<T> {
+    chunks: VecDeque<Chunk>,
+    len: usize,
+    decode: fn(&[u8], usize) -> Result<T, Error>,
+}
+
+/// One response body and the records left in it.
+struct Chunk {
+    body: Bytes,
+    spans: std::vec::IntoIter<Range<usize>>,
+    /// Position of the next record in the response's `result` array (for error paths).
+    index: usize,
+}
+
+impl<T> Pending<T> {
+    fn empty(decode: fn(&[u8], usize) -> Result<T, Error>) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            len: 0,
+            decode,
+        }
+    }
+
+    /// Records not taken yet.
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn append(&mut self, mut other: Pending<T>) {
+        self.len += other.len;
+        self.chunks.append(&mut other.chunks);
+    }
+
+    /// Decodes and removes the next record.
+    fn take(&mut self) -> Option<Result<T, Error>> {
+        loop {
+            let chunk = self.chunks.front_mut()?;
+            let Some(span) = chunk.spans.next() else {
+                self.chunks.pop_front();
+                continue;
+            };
+            let index = chunk.index;
+            chunk.index += 1;
+            self.len = self.len.saturating_sub(1);
+            let item = match chunk.body.get(span) {
+                Some(bytes) => (self.decode)(bytes, index),
+                None => Err(Error::invalid_input(
+                    "a record's position lies outside its page",
+                )),
+            };
+            if chunk.spans.len() == 0 {
+                self.chunks.pop_front();
+            }
+            return Some(item);
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Pending<T> {
+    fn from_body(body: Bytes, spans: Vec<Range<usize>>) -> Self {
+        let mut p = Self::empty(crate::response::decode_list_item::<T>);
+        if !spans.is_empty() {
+            p.len = spans.len();
+            p.chunks.push_back(Chunk {
+                body,
+                spans: spans.into_iter(),
+                index: 0,
+            });
+        }
+        p
+    }
+}
+
 /// One successful request.
 struct Fetched<T> {
-    records: Vec<T>,
+    records: Pending<T>,
     total: Option<u64>,
     /// The `sysparm_limit` that succeeded (smaller than asked after a cancellation).
     size: u64,
@@ -473,20 +573,21 @@ impl Fetcher {
                 .offset(offset);
             let resp = get_list(&self.client, &self.segments, &params).await?;
             let raw = resp.raw();
-            match raw.decode_list::<T>() {
-                Ok(records) => {
-                    let last_sys_id = if want_sys_id {
-                        raw.decode_list::<SysIdProbe>()?
-                            .into_iter()
-                            .last()
-                            .and_then(|p| p.sys_id)
-                            .and_then(|f| f.value().map(str::to_owned))
-                    } else {
-                        None
+            match raw.list_spans() {
+                Ok(spans) => {
+                    let last_sys_id = match spans.last() {
+                        Some(last) if want_sys_id => {
+                            let bytes = resp.body.get(last.clone()).unwrap_or_default();
+                            crate::response::decode_list_item::<SysIdProbe>(bytes, spans.len() - 1)?
+                                .sys_id
+                                .and_then(|f| f.value().map(str::to_owned))
+                        }
+                        _ => None,
                     };
+                    let total = raw.total_count();
                     return Ok(Fetched {
-                        records,
-                        total: raw.total_count(),
+                        records: Pending::from_body(resp.body, spans),
+                        total,
                         size,
                         last_sys_id,
                     });
@@ -509,8 +610,8 @@ impl Fetcher {
         query: &Query,
         start: u64,
         len: u64,
-    ) -> Result<(Vec<T>, Option<u64>, bool), Error> {
-        let mut out = Vec::new();
+    ) -> Result<(Pending<T>, Option<u64>, bool), Error> {
+        let mut out = Pending::empty(crate::response::decode_list_item::<T>);
         let mut total = None;
         let mut pos = start;
         let end = start.saturating_add(len);
@@ -523,7 +624,7 @@ impl Fetcher {
                 total = got.total;
             }
             short = (got.records.len() as u64) < got.size;
-            out.extend(got.records);
+            out.append(got.records);
             pos += got.size;
             // Grow back towards the page size after a shrunk success.
             size = got.size.saturating_mul(2).min(len);
@@ -537,7 +638,7 @@ impl Fetcher {
 
 /// One page handed to the record stream.
 struct PageOut<T> {
-    records: Vec<T>,
+    records: Pending<T>,
     /// Records the whole call should yield (known from the first page's total).
     expected: Option<u64>,
 }
@@ -722,13 +823,16 @@ where
 
 /// The records of a list call, page after page, as a [`Stream`].
 ///
-/// Holds at most the page being yielded and one decoded page prefetched (plus the requests in
-/// flight when fetching concurrently). After an error the stream ends.
+/// Holds at most the page being yielded and one page prefetched (plus the requests in flight
+/// when fetching concurrently). Pages are kept as received and each record is decoded when it
+/// is yielded, so memory is about two pages of JSON whatever the record type; a record that
+/// does not decode ends the stream with [`Error::Decode`] after the records before it. After an
+/// error the stream ends.
 #[must_use = "streams do nothing unless polled"]
 pub struct RecordStream<T> {
     pages: BoxStream<'static, Result<PageOut<T>, Error>>,
-    current: VecDeque<T>,
-    next: Option<Vec<T>>,
+    current: Option<Pending<T>>,
+    next: Option<Pending<T>>,
     pages_done: bool,
     pending_error: Option<Error>,
     finished: bool,
@@ -745,8 +849,8 @@ impl<T> fmt::Debug for RecordStream<T> {
         f.debug_struct("RecordStream")
             .field("received", &self.received)
             .field("expected", &self.expected)
-            .field("buffered", &self.current.len())
-            .field("prefetched", &self.next.as_ref().map(Vec::len))
+            .field("buffered", &self.current.as_ref().map_or(0, Pending::len))
+            .field("prefetched", &self.next.as_ref().map(Pending::len))
             .field("finished", &self.finished)
             .finish()
     }
@@ -756,7 +860,7 @@ impl<T: Send + 'static> RecordStream<T> {
     fn new(pages: BoxStream<'static, Result<PageOut<T>, Error>>, count_check: CountCheck) -> Self {
         Self {
             pages,
-            current: VecDeque::new(),
+            current: None,
             next: None,
             pages_done: false,
             pending_error: None,
@@ -779,10 +883,11 @@ impl<T> RecordStream<T> {
         self.expected
     }
 
-    /// How many decoded records the stream holds right now: the rest of the current page plus
-    /// the prefetched page (never more than two pages when fetching sequentially).
+    /// How many records the stream holds right now, received but not yielded yet: the rest of
+    /// the current page plus the prefetched page (never more than two pages when fetching
+    /// sequentially). They are kept as received and decoded one by one as they are yielded.
     pub fn buffered(&self) -> usize {
-        self.current.len() + self.next.as_ref().map_or(0, Vec::len)
+        self.current.as_ref().map_or(0, Pending::len) + self.next.as_ref().map_or(0, Pending::len)
     }
 
     /// How many records were yielded so far.
@@ -875,12 +980,19 @@ impl<T> Stream for RecordStream<T> {
                     Poll::Pending => {}
                 }
             }
-            if let Some(item) = this.current.pop_front() {
-                this.received += 1;
-                return Poll::Ready(Some(Ok(item)));
+            match this.current.as_mut().and_then(Pending::take) {
+                Some(Ok(item)) => {
+                    this.received += 1;
+                    return Poll::Ready(Some(Ok(item)));
+                }
+                Some(Err(e)) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => this.current = None,
             }
             if let Some(next) = this.next.take() {
-                this.current = next.into();
+                this.current = Some(next);
                 continue;
             }
             if let Some(e) = this.pending_error.take() {

@@ -177,31 +177,41 @@ impl Plan {
             })
     }
 
-    /// Sorts records by the ORDERBY terms (stable: ties keep their previous order).
-    pub(crate) fn sort<'a>(&self, db: &'a Db, rows: &mut Vec<&'a Record>) {
-        let mut keyed: Vec<(Vec<SortKey<'a>>, &'a Record)> = rows
-            .iter()
-            .map(|&r| {
-                let keys = self
-                    .order
-                    .iter()
-                    .map(|o| sort_key(db, r, &o.path, o.kind))
-                    .collect();
-                (keys, r)
-            })
-            .collect();
-        keyed.sort_by(|(a, _), (b, _)| {
+    /// Sorts records by the ORDERBY terms (stable: ties keep their previous order), keeping only
+    /// the first `keep` of them: a page needs `offset + limit` rows in order, not the whole table.
+    ///
+    /// Each row's keys are computed once into one flat vector; the first `keep` rows are selected
+    /// in linear time and only they are sorted, so a page costs O(n + keep·log keep).
+    pub(crate) fn sort_prefix<'a>(&self, db: &'a Db, rows: &mut Vec<&'a Record>, keep: usize) {
+        let width = self.order.len();
+        let mut keys: Vec<SortKey<'a>> = Vec::with_capacity(rows.len().saturating_mul(width));
+        for &r in rows.iter() {
+            keys.extend(self.order.iter().map(|o| sort_key(db, r, &o.path, o.kind)));
+        }
+        let cmp = |a: &usize, b: &usize| -> Ordering {
             for (i, o) in self.order.iter().enumerate() {
-                let ord = a[i].cmp(&b[i]);
+                let ord = keys[a * width + i].cmp(&keys[b * width + i]);
                 let ord = if o.descending { ord.reverse() } else { ord };
                 if ord != Ordering::Equal {
                     return ord;
                 }
             }
-            Ordering::Equal
-        });
-        rows.clear();
-        rows.extend(keyed.into_iter().map(|(_, r)| r));
+            // The previous position breaks ties: the order is total, and the sort stable.
+            a.cmp(b)
+        };
+        let mut idx: Vec<usize> = (0..rows.len()).collect();
+        let keep = keep.min(idx.len());
+        if keep == 0 {
+            rows.clear();
+            return;
+        }
+        if keep < idx.len() {
+            idx.select_nth_unstable_by(keep - 1, cmp);
+            idx.truncate(keep);
+        }
+        idx.sort_unstable_by(cmp);
+        let sorted: Vec<&'a Record> = idx.iter().map(|&i| rows[i]).collect();
+        *rows = sorted;
     }
 }
 

@@ -277,8 +277,8 @@ impl Db {
         let end = offset.saturating_add(limit);
         if plan.has_order() {
             let mut all: Vec<&Record> = records.filter(|r| plan.matches(self, r)).collect();
-            plan.sort(self, &mut all);
             let total = all.len();
+            plan.sort_prefix(self, &mut all, end.min(total));
             let rows = all
                 .get(offset.min(total)..end.min(total))
                 .unwrap_or_default()

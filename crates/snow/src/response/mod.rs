@@ -32,6 +32,7 @@ mod excerpt;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
@@ -39,6 +40,8 @@ use serde::Deserialize;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
+
+use serde_json::value::RawValue;
 
 use crate::Error;
 
@@ -261,6 +264,76 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
+/// A list result located but not decoded: the records of an array, or one object.
+enum RawResult<'a> {
+    Many(Vec<&'a RawValue>),
+    One,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawResult<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawResult<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record or an array of records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(65_536));
+                while let Some(item) = seq.next_element::<&'a RawValue>()? {
+                    items.push(item);
+                }
+                Ok(RawResult::Many(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawResult::One)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The success envelope with the records left undecoded.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    result: Option<RawResult<'a>>,
+    error: Option<ErrorBody>,
+}
+
+/// The envelope of a single-object result, to find that object's bytes.
+#[derive(Deserialize)]
+struct OneEnvelope<'a> {
+    #[serde(borrow)]
+    result: &'a RawValue,
+}
+
+/// Where `part` (a sub-slice of `whole`) sits inside `whole`.
+fn span_in(whole: &[u8], part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.len()
+}
+
+/// Decodes the record at `index` of a list result from its own bytes (see
+/// [`RawResponse::list_spans`]); a failure names the path as a whole-body decode would
+/// (`result[3].priority`).
+pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(item);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|pe| {
+        let inner = pe.path().to_string();
+        let path = match inner.as_str() {
+            "" | "." => format!("result[{index}]"),
+            p if p.starts_with('[') => format!("result[{index}]{p}"),
+            p => format!("result[{index}].{p}"),
+        };
+        Error::Decode {
+            path,
+            source: Box::new(pe.into_inner()),
+        }
+    })
+}
+
 impl<'a> RawResponse<'a> {
     /// Wraps a read response. `method` is the request's method (a `202` means session rejection
     /// only for GET).
@@ -446,6 +519,37 @@ impl<'a> RawResponse<'a> {
             OneOrMany::One(t) => vec![t],
             OneOrMany::Many(v) => v,
         })
+    }
+
+    /// Checks a list answer as [`decode_list`](Self::decode_list) does (errors, cancelled or
+    /// truncated transactions, non-JSON) and returns the byte range of each record in the body,
+    /// leaving the records undecoded: a caller decodes them one at a time with
+    /// `decode_list_item`, so a page never needs its decoded records in memory all at once.
+    pub(crate) fn list_spans(&self) -> Result<Vec<Range<usize>>, Error> {
+        self.precheck()?;
+        match serde_json::from_slice::<RawEnvelope<'_>>(self.body) {
+            Ok(env) => match (env.result, env.error) {
+                (Some(RawResult::Many(items)), None) if self.status.is_success() => Ok(items
+                    .into_iter()
+                    .map(|r| span_in(self.body, r.get()))
+                    .collect()),
+                (Some(RawResult::One), None) if self.status.is_success() => {
+                    match serde_json::from_slice::<OneEnvelope<'_>>(self.body) {
+                        Ok(one) => Ok(vec![span_in(self.body, one.result.get())]),
+                        Err(_) => Err(self.explain_failure(None)),
+                    }
+                }
+                _ => Err(self.explain_failure(None)),
+            },
+            Err(e) if e.is_data() => {
+                let err = Error::Decode {
+                    path: "result".into(),
+                    source: Box::new(e),
+                };
+                Err(self.explain_failure(Some(err)))
+            }
+            Err(_) => Err(self.explain_failure(None)),
+        }
     }
 
     /// Decodes exactly one record: an object, or an array of exactly one

@@ -443,3 +443,79 @@ fn record_shapes_decode_in_a_list() {
     );
     assert_eq!(rec.str("assigned_to"), Some(""));
 }
+
+fn spans(status: u16, body: &str) -> Result<Vec<String>, Error> {
+    let h = HeaderMap::new();
+    let spans = resp(&Method::GET, status, &h, body.as_bytes()).list_spans()?;
+    Ok(spans
+        .into_iter()
+        .map(|r| body.get(r).unwrap_or("<out of range>").to_owned())
+        .collect())
+}
+
+#[test]
+fn list_spans_locate_each_record_without_decoding() {
+    let body = r#"{"result": [ {"n":"0"}, {"n":"1","x":{"a":[1,2]}},{"n":"2"} ]}"#;
+    assert_eq!(
+        spans(200, body).unwrap(),
+        [
+            r#"{"n":"0"}"#,
+            r#"{"n":"1","x":{"a":[1,2]}}"#,
+            r#"{"n":"2"}"#
+        ]
+    );
+    // A single object is a list of one, as decode_list reads it.
+    assert_eq!(
+        spans(200, r#"{"result":{"n":"0"}}"#).unwrap(),
+        [r#"{"n":"0"}"#]
+    );
+    assert!(spans(200, r#"{"result":[]}"#).unwrap().is_empty());
+}
+
+#[test]
+fn list_spans_report_the_same_errors_as_decode_list() {
+    let cancelled = r#"{"result":[{"n":"0"},{"n":"1"}],"error":{"message":"Transaction cancelled: maximum execution time exceeded","detail":""}}"#;
+    assert!(matches!(
+        spans(200, cancelled),
+        Err(Error::TransactionCancelled {
+            rows_received: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        spans(200, r#"{"result":[{"n":"0"},{"n":"#),
+        Err(Error::TruncatedResponse {
+            rows_received: 1,
+            ..
+        })
+    ));
+    let not_found = r#"{"error":{"message":"No Record found","detail":null},"status":"failure"}"#;
+    assert!(matches!(spans(404, not_found), Err(Error::Api { .. })));
+    assert!(matches!(
+        spans(200, "<html>oops</html>"),
+        Err(Error::UnexpectedResponse { .. })
+    ));
+    match spans(200, r#"{"result":"text"}"#) {
+        Err(Error::Decode { path, .. }) => assert_eq!(path, "result"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn list_items_decoded_alone_name_their_path_in_the_page() {
+    #[derive(serde::Deserialize, Debug)]
+    struct Incident {
+        priority: u8,
+    }
+    let ok = decode_list_item::<Incident>(br#"{"priority":1}"#, 0).unwrap();
+    assert_eq!(ok.priority, 1);
+    let e = decode_list_item::<Incident>(br#"{"priority":"high"}"#, 7).unwrap_err();
+    match &e {
+        Error::Decode { path, .. } => assert_eq!(path, "result[7].priority"),
+        other => panic!("{other:?}"),
+    }
+    match decode_list_item::<Incident>(br#""text""#, 3) {
+        Err(Error::Decode { path, .. }) => assert_eq!(path, "result[3]"),
+        other => panic!("{other:?}"),
+    }
+}
