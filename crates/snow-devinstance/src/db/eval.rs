@@ -1,12 +1,13 @@
 //! Evaluating a parsed query against a table: field paths resolved once, typed comparisons.
 
 use std::cmp::Ordering;
+use std::ops::Bound;
 
 use time::{Duration, PrimitiveDateTime, Time, UtcOffset};
 
 use super::query::{Operand, Operator, Query, Script, Term, Value};
 use super::record::Record;
-use super::schema::{FieldDef, FieldType, TableId, TableSchema, schemas};
+use super::schema::{FieldDef, FieldType, SYS_ID, TableId, TableSchema, schemas};
 use super::time_fmt;
 use super::write::is_sys_id;
 use super::{Db, DbError, EvalCtx};
@@ -167,6 +168,50 @@ impl Plan {
         !self.order.is_empty()
     }
 
+    /// Whether any filter term is left (a query with none matches every record).
+    pub(crate) fn has_filter(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// Takes the `sys_id` comparisons (`>`, `>=`, `<`, `<=`) that every match must satisfy out
+    /// of the filter and returns them as a range, so a keyset page (`sys_id>X^ORDERBYsys_id`)
+    /// starts its walk at `X` instead of testing every record before it. Only terms that stand
+    /// alone in an AND of a single group are taken; anything under `^OR`/`^NQ` stays.
+    pub(crate) fn take_sys_id_range(&mut self) -> SysIdRange {
+        let mut range = SysIdRange::default();
+        let [clauses] = self.groups.as_mut_slice() else {
+            return range;
+        };
+        clauses.retain(|terms| {
+            let [t] = terms.as_slice() else { return true };
+            let (Rhs::One(v), true) = (&t.rhs, t.path.hops.is_empty() && t.path.idx == SYS_ID)
+            else {
+                return true;
+            };
+            let v: Box<str> = v.as_str().into();
+            match t.op {
+                Operator::Gt => range.raise(Bound::Excluded(v)),
+                Operator::Ge => range.raise(Bound::Included(v)),
+                Operator::Lt => range.lower(Bound::Excluded(v)),
+                Operator::Le => range.lower(Bound::Included(v)),
+                _ => return true,
+            }
+            false
+        });
+        if clauses.is_empty() {
+            self.groups.clear();
+        }
+        range
+    }
+
+    /// `Some(descending)` when the first ORDERBY is the record's own sys_id.
+    pub(crate) fn sys_id_order(&self) -> Option<bool> {
+        self.order
+            .first()
+            .filter(|o| o.path.hops.is_empty() && o.path.idx == SYS_ID)
+            .map(|o| o.descending)
+    }
+
     /// Whether a record matches.
     pub(crate) fn matches(&self, db: &Db, rec: &Record) -> bool {
         self.groups.is_empty()
@@ -183,9 +228,20 @@ impl Plan {
     /// Each row's keys are computed once into one flat vector; the first `keep` rows are selected
     /// in linear time and only they are sorted, so a page costs O(n + keep·log keep).
     pub(crate) fn sort_prefix<'a>(&self, db: &'a Db, rows: &mut Vec<&'a Record>, keep: usize) {
+        let sorted: Vec<&'a Record> = self
+            .order_indices(db, rows, keep)
+            .into_iter()
+            .map(|i| rows[i])
+            .collect();
+        *rows = sorted;
+    }
+
+    /// The positions in `rows` of the first `keep` rows in ORDERBY order (see
+    /// [`Plan::sort_prefix`]).
+    pub(crate) fn order_indices(&self, db: &Db, rows: &[&Record], keep: usize) -> Vec<usize> {
         let width = self.order.len();
-        let mut keys: Vec<SortKey<'a>> = Vec::with_capacity(rows.len().saturating_mul(width));
-        for &r in rows.iter() {
+        let mut keys: Vec<SortKey<'_>> = Vec::with_capacity(rows.len().saturating_mul(width));
+        for &r in rows {
             keys.extend(self.order.iter().map(|o| sort_key(db, r, &o.path, o.kind)));
         }
         let cmp = |a: &usize, b: &usize| -> Ordering {
@@ -202,16 +258,80 @@ impl Plan {
         let mut idx: Vec<usize> = (0..rows.len()).collect();
         let keep = keep.min(idx.len());
         if keep == 0 {
-            rows.clear();
-            return;
+            return Vec::new();
         }
         if keep < idx.len() {
             idx.select_nth_unstable_by(keep - 1, cmp);
             idx.truncate(keep);
         }
         idx.sort_unstable_by(cmp);
-        let sorted: Vec<&'a Record> = idx.iter().map(|&i| rows[i]).collect();
-        *rows = sorted;
+        idx
+    }
+}
+
+/// The sys_ids a query admits: the intersection of its `sys_id` comparisons.
+#[derive(Debug, Clone)]
+pub(crate) struct SysIdRange {
+    /// The lowest admitted sys_id.
+    pub(crate) start: Bound<Box<str>>,
+    /// The highest admitted sys_id.
+    pub(crate) end: Bound<Box<str>>,
+}
+
+impl Default for SysIdRange {
+    fn default() -> Self {
+        Self {
+            start: Bound::Unbounded,
+            end: Bound::Unbounded,
+        }
+    }
+}
+
+impl SysIdRange {
+    /// Narrows the start to `b` when `b` is the tighter bound.
+    fn raise(&mut self, b: Bound<Box<str>>) {
+        let tighter = match (&self.start, &b) {
+            (Bound::Unbounded, _) => true,
+            (_, Bound::Unbounded) => false,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(n)) => n > a,
+            (Bound::Included(a), Bound::Excluded(n)) => n >= a,
+            (Bound::Excluded(a), Bound::Excluded(n)) => n > a,
+        };
+        if tighter {
+            self.start = b;
+        }
+    }
+
+    /// Narrows the end to `b` when `b` is the tighter bound.
+    fn lower(&mut self, b: Bound<Box<str>>) {
+        let tighter = match (&self.end, &b) {
+            (Bound::Unbounded, _) => true,
+            (_, Bound::Unbounded) => false,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(n)) => n < a,
+            (Bound::Included(a), Bound::Excluded(n)) => n <= a,
+            (Bound::Excluded(a), Bound::Excluded(n)) => n < a,
+        };
+        if tighter {
+            self.end = b;
+        }
+    }
+
+    /// Whether no sys_id can be in the range (`BTreeMap::range` panics on such ranges).
+    pub(crate) fn is_empty(&self) -> bool {
+        match (&self.start, &self.end) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+            | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+            _ => false,
+        }
+    }
+
+    /// The range as borrowed bounds, for `BTreeMap::range`.
+    pub(crate) fn as_bounds(&self) -> (Bound<&str>, Bound<&str>) {
+        fn borrow(x: &Bound<Box<str>>) -> Bound<&str> {
+            x.as_ref().map(|v| &**v)
+        }
+        (borrow(&self.start), borrow(&self.end))
     }
 }
 

@@ -32,6 +32,7 @@
 //! ```
 
 mod eval;
+mod order_cache;
 mod persist;
 pub mod query;
 mod record;
@@ -49,6 +50,7 @@ pub use record::Record;
 pub use schema::{FieldDef, FieldType, TableSchema, schemas};
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use schema::TableId;
 use time::OffsetDateTime;
@@ -149,6 +151,40 @@ struct Loc {
     slot: u32,
 }
 
+/// The cache key of a query's order over a table.
+fn order_key(table: &str, query: &query::Query) -> String {
+    let mut key = table.to_owned();
+    for o in &query.order {
+        key.push(if o.descending { '>' } else { '<' });
+        key.push_str(&o.field);
+    }
+    key
+}
+
+/// Merges iterators that are each in sys_id order (ascending, or descending when asked) into
+/// one in that order.
+fn merge_by_sys_id<'a>(
+    walks: Vec<Box<dyn Iterator<Item = &'a Record> + 'a>>,
+    descending: bool,
+) -> impl Iterator<Item = &'a Record> + 'a {
+    let mut walks: Vec<_> = walks.into_iter().map(Iterator::peekable).collect();
+    std::iter::from_fn(move || {
+        if walks.len() == 1 {
+            return walks[0].next();
+        }
+        let mut best: Option<(usize, &str)> = None;
+        for (i, w) in walks.iter_mut().enumerate() {
+            let Some(r) = w.peek() else { continue };
+            let id: &'a str = (*r).sys_id();
+            let better = best.is_none_or(|(_, b)| if descending { id > b } else { id < b });
+            if better {
+                best = Some((i, id));
+            }
+        }
+        best.and_then(|(i, _)| walks[i].next())
+    })
+}
+
 /// The in-memory database: one store per table, a sys_id index across all tables, and the
 /// counters behind auto-numbering (`INC0010001`).
 #[derive(Debug, Clone)]
@@ -157,6 +193,9 @@ pub struct Db {
     index: HashMap<Box<str>, Loc>,
     counters: BTreeMap<String, u64>,
     id_state: u64,
+    /// Bumped by every write; remembered orders are valid for one generation.
+    generation: u64,
+    orders: order_cache::OrderCache,
 }
 
 impl Db {
@@ -189,6 +228,8 @@ impl Db {
             index: HashMap::new(),
             counters: BTreeMap::new(),
             id_state: 0x5eed_0000_0000_0001,
+            generation: 0,
+            orders: order_cache::OrderCache::default(),
         }
     }
 
@@ -269,12 +310,61 @@ impl Db {
         let schema = schemas()
             .table(table)
             .ok_or_else(|| DbError::InvalidTable(table.to_owned()))?;
-        let plan = eval::Plan::compile(self, schema, query, ctx)?;
-        let records = schema
-            .family
-            .iter()
-            .flat_map(|&t| self.stores[usize::from(t)].iter());
+        let mut plan = eval::Plan::compile(self, schema, query, ctx)?;
         let end = offset.saturating_add(limit);
+        let stores = || schema.family.iter().map(|&t| &self.stores[usize::from(t)]);
+        if let Some(descending) = plan.sys_id_order() {
+            // sys_ids are unique, so any later ORDERBY cannot change the order: walk the
+            // sys_id indexes (merged across the table's family) instead of sorting, starting
+            // where the query's own sys_id bounds (keyset paging) start.
+            let range = plan.take_sys_id_range();
+            let walks = stores()
+                .filter(|s| s.live() > 0)
+                .map(|s| {
+                    let walk = s.range_by_sys_id(&range);
+                    if descending {
+                        Box::new(walk.rev()) as Box<dyn Iterator<Item = &'a Record> + 'a>
+                    } else {
+                        walk
+                    }
+                })
+                .collect();
+            let records = merge_by_sys_id(walks, descending);
+            if !plan.has_filter() {
+                let total = stores().map(|s| s.count_range(&range)).sum();
+                let rows = records.skip(offset).take(limit).collect();
+                return Ok(Listing { total, rows });
+            }
+            return Ok(self.scan(&plan, records, offset, end));
+        }
+        if plan.has_order() {
+            let key = order_key(table, query);
+            match self.orders.lookup(&key, self.generation) {
+                order_cache::Lookup::Hit(order) => {
+                    return Ok(self.walk_order(table, &plan, &order, offset, end));
+                }
+                order_cache::Lookup::Repeat => {
+                    let (locs, rows): (Vec<Loc>, Vec<&Record>) = schema
+                        .family
+                        .iter()
+                        .flat_map(|&t| {
+                            self.stores[usize::from(t)]
+                                .iter_slots()
+                                .map(move |(slot, r)| (Loc { table: t, slot }, r))
+                        })
+                        .unzip();
+                    let order: Arc<[Loc]> = plan
+                        .order_indices(self, &rows, rows.len())
+                        .into_iter()
+                        .map(|i| locs[i])
+                        .collect();
+                    self.orders.store(&key, self.generation, Arc::clone(&order));
+                    return Ok(self.walk_order(table, &plan, &order, offset, end));
+                }
+                order_cache::Lookup::First => {}
+            }
+        }
+        let records = stores().flat_map(store::Store::iter);
         if plan.has_order() {
             let mut all: Vec<&Record> = records.filter(|r| plan.matches(self, r)).collect();
             let total = all.len();
@@ -283,20 +373,62 @@ impl Db {
                 .get(offset.min(total)..end.min(total))
                 .unwrap_or_default()
                 .to_vec();
-            Ok(Listing { total, rows })
-        } else {
-            let mut total = 0;
-            let mut rows = Vec::new();
-            for r in records {
-                if plan.matches(self, r) {
-                    if total >= offset && total < end {
-                        rows.push(r);
-                    }
-                    total += 1;
-                }
-            }
-            Ok(Listing { total, rows })
+            return Ok(Listing { total, rows });
         }
+        if !plan.has_filter() {
+            let rows = records.skip(offset).take(limit).collect();
+            return Ok(Listing {
+                total: self.count(table),
+                rows,
+            });
+        }
+        Ok(self.scan(&plan, records, offset, end))
+    }
+
+    /// A page of a query over a remembered order of the table's whole family.
+    fn walk_order<'a>(
+        &'a self,
+        table: &str,
+        plan: &eval::Plan,
+        order: &[Loc],
+        offset: usize,
+        end: usize,
+    ) -> Listing<'a> {
+        let records = order.iter().filter_map(|&loc| self.at(loc));
+        if !plan.has_filter() {
+            return Listing {
+                total: self.count(table),
+                rows: order
+                    .get(offset.min(order.len())..end.min(order.len()))
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|&loc| self.at(loc))
+                    .collect(),
+            };
+        }
+        self.scan(plan, records, offset, end)
+    }
+
+    /// The rows `offset..end` of the records (already in order) that match the plan, and how
+    /// many match in all.
+    fn scan<'a>(
+        &'a self,
+        plan: &eval::Plan,
+        records: impl Iterator<Item = &'a Record>,
+        offset: usize,
+        end: usize,
+    ) -> Listing<'a> {
+        let mut total = 0;
+        let mut rows = Vec::new();
+        for r in records {
+            if plan.matches(self, r) {
+                if total >= offset && total < end {
+                    rows.push(r);
+                }
+                total += 1;
+            }
+        }
+        Listing { total, rows }
     }
 
     /// The `sys_user` record with this `user_name`.
@@ -329,9 +461,15 @@ impl Db {
         rec.value_at(schemas().by_id(rec.table_id()).display_field)
     }
 
+    /// Notes a write: remembered orders are stale from now on.
+    fn touched(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
     /// Adds a fully formed record (values per its class's fields) to the store and index.
     /// Replaces nothing: the caller guarantees the sys_id is unused.
     fn push(&mut self, rec: Record) -> Loc {
+        self.touched();
         let table = rec.table_id();
         let sys_id: Box<str> = rec.sys_id().into();
         let slot = self.stores[usize::from(table)].push(rec);

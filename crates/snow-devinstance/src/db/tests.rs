@@ -929,3 +929,203 @@ fn seed_hundred_thousand() {
     assert_eq!(db.count("incident"), 100_000);
     assert_eq!(back.count("incident"), 100_000);
 }
+
+/// `ORDERBYsys_id` walks the sys_id index and takes `sys_id` bounds out of the filter as a
+/// range; both must give exactly what filtering everything and sorting gives.
+mod sys_id_order {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What the query must return: the same query without its ORDERBY (the plain scan,
+    /// which uses neither the index nor the range), sorted by sys_id, then paged.
+    fn reference(
+        db: &Db,
+        table: &str,
+        filter: &str,
+        desc: bool,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<String>) {
+        let all = db
+            .list(table, filter, &EvalCtx::system(), 0, usize::MAX)
+            .expect("list");
+        let mut ids: Vec<String> = all.rows.iter().map(|r| r.sys_id().to_owned()).collect();
+        ids.sort();
+        if desc {
+            ids.reverse();
+        }
+        let page = ids.into_iter().skip(offset).take(limit).collect();
+        (all.total, page)
+    }
+
+    /// A `sys_id` comparison: against a short hex prefix, or (`Some(n)`) against the sys_id
+    /// of an existing record, so that `>` and `>=` differ.
+    type Term = (&'static str, String, Option<usize>);
+
+    fn term() -> impl Strategy<Value = Term> {
+        (
+            prop::sample::select(vec![">", ">=", "<", "<=", "=", "!="]),
+            "[0-9a-f]{0,3}",
+            prop::option::of(0usize..1000),
+        )
+    }
+
+    fn extra() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "",
+            "^active=true",
+            "^ORpriority=1",
+            "^NQpriority=2",
+            "^NQsys_id<4",
+        ])
+    }
+
+    fn build(terms: &[Term], extra: &str, ids: &[String]) -> String {
+        let mut q = terms
+            .iter()
+            .map(|(op, prefix, pick)| match pick {
+                Some(n) => format!("sys_id{op}{}", ids[n % ids.len()]),
+                None => format!("sys_id{op}{prefix}"),
+            })
+            .collect::<Vec<_>>()
+            .join("^");
+        if !q.is_empty() || !extra.starts_with("^OR") {
+            q.push_str(extra);
+        }
+        q.trim_start_matches('^').to_owned()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn index_walk_matches_filter_then_sort(
+            terms in prop::collection::vec(term(), 0..3),
+            extra in extra(),
+            desc in any::<bool>(),
+            table in prop::sample::select(vec!["incident", "task"]),
+            offset in 0usize..400,
+            limit in 1usize..300,
+            deletes in prop::collection::vec(0usize..200, 0..20),
+        ) {
+            let mut db = Db::new_seeded(3, 300);
+            // Rows deleted after seeding and rows inserted later must be in the index too.
+            let ctx = EvalCtx::system();
+            let ids: Vec<String> = db
+                .list("task", "", &ctx, 0, usize::MAX)
+                .expect("list")
+                .rows
+                .iter()
+                .map(|r| r.sys_id().to_owned())
+                .collect();
+            for &d in &deletes {
+                let _ = db.delete("task", &ids[d % ids.len()]);
+            }
+            for i in 0..deletes.len() {
+                let t = if i % 2 == 0 { "incident" } else { "problem" };
+                db.insert(t, &obj(json!({"short_description": "later"})), &ctx).expect("insert");
+            }
+            let filter = build(&terms, extra, &ids);
+            let order = if desc { "ORDERBYDESCsys_id" } else { "ORDERBYsys_id" };
+            let query = if filter.is_empty() { order.to_owned() } else { format!("{filter}^{order}") };
+            let got = db.list(table, &query, &ctx, offset, limit).expect("list");
+            let got_ids: Vec<String> = got.rows.iter().map(|r| r.sys_id().to_owned()).collect();
+            let (total, want) = reference(&db, table, &filter, desc, offset, limit);
+            prop_assert_eq!(got.total, total, "total for {}", query);
+            prop_assert_eq!(got_ids, want, "rows for {}", query);
+        }
+    }
+
+    #[test]
+    fn later_order_keys_do_not_matter_and_contradictions_are_empty() {
+        let db = Db::new_seeded(3, 300);
+        let ctx = EvalCtx::system();
+        let a = db
+            .list("incident", "ORDERBYsys_id^ORDERBYnumber", &ctx, 0, 50)
+            .expect("list");
+        let b = db
+            .list("incident", "ORDERBYsys_id", &ctx, 0, 50)
+            .expect("list");
+        assert_eq!(a.rows, b.rows);
+        assert_eq!(a.total, 300);
+        for q in [
+            "sys_id>8^sys_id<8^ORDERBYsys_id",
+            "sys_id>=9^sys_id<=1^ORDERBYsys_id",
+        ] {
+            let empty = db.list("incident", q, &ctx, 0, 50).expect("list");
+            assert_eq!((empty.total, empty.rows.len()), (0, 0), "{q}");
+        }
+    }
+}
+
+/// From the second request with an ORDERBY on, pages come from a remembered order of the whole
+/// table; they must equal a fresh sort, and a write must make the order be sorted again.
+mod order_cache {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn ids(l: &Listing<'_>) -> (usize, Vec<String>) {
+        (
+            l.total,
+            l.rows.iter().map(|r| r.sys_id().to_owned()).collect(),
+        )
+    }
+
+    /// The page as a database with nothing remembered computes it.
+    fn fresh(db: &Db, table: &str, q: &str, offset: usize, limit: usize) -> (usize, Vec<String>) {
+        let copy = db.clone();
+        let page = copy
+            .list(table, q, &EvalCtx::system(), offset, limit)
+            .expect("list");
+        ids(&page)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn remembered_order_equals_fresh_sort_across_writes(
+            order in prop::sample::select(vec![
+                "ORDERBYpriority", "ORDERBYDESCpriority^ORDERBYnumber", "ORDERBYopened_at",
+                "ORDERBYcaller_id", "ORDERBYDESCassignment_group.name", "ORDERBYstate^ORDERBYDESCsys_id",
+            ]),
+            filter in prop::sample::select(vec!["", "active=true^", "priority<=2^ORstate=6^"]),
+            table in prop::sample::select(vec!["incident", "task"]),
+            offset in 0usize..200,
+            limit in 1usize..100,
+            new_priority in 1u8..=5,
+        ) {
+            let mut db = Db::new_seeded(5, 250);
+            let ctx = EvalCtx::system();
+            let q = format!("{filter}{order}");
+            let want = fresh(&db, table, &q, offset, limit);
+            for _ in 0..3 {
+                let got = ids(&db.list(table, &q, &ctx, offset, limit).expect("list"));
+                prop_assert_eq!(&got, &want, "{}", q);
+            }
+            // A write that moves records in the order: the remembered order is stale.
+            let victims: Vec<String> = db
+                .list("incident", "ORDERBYnumber", &ctx, 0, 40)
+                .expect("list")
+                .rows
+                .iter()
+                .map(|r| r.sys_id().to_owned())
+                .collect();
+            for id in &victims {
+                let patch = obj(json!({"priority": new_priority.to_string(), "state": "6"}));
+                db.update("incident", id, &patch, &ctx).expect("update");
+            }
+            let want = fresh(&db, table, &q, offset, limit);
+            for _ in 0..3 {
+                let got = ids(&db.list(table, &q, &ctx, offset, limit).expect("list"));
+                prop_assert_eq!(&got, &want, "after updates: {}", q);
+            }
+            db.delete("incident", &victims[0]).expect("delete");
+            let want = fresh(&db, table, &q, offset, limit);
+            for _ in 0..3 {
+                let got = ids(&db.list(table, &q, &ctx, offset, limit).expect("list"));
+                prop_assert_eq!(&got, &want, "after a delete: {}", q);
+            }
+        }
+    }
+}

@@ -139,6 +139,7 @@ impl Db {
         values[SYS_MOD_COUNT] = count.saturating_add(1).to_string();
         values[SYS_UPDATED_ON] = now;
         values[SYS_UPDATED_BY] = user_name;
+        self.touched();
         self.stores[usize::from(loc.table)].replace(loc.slot, Record::pack(schema, &values));
         self.at(loc).ok_or(DbError::NotFound)
     }
@@ -155,6 +156,7 @@ impl Db {
         if !schemas().is_a(loc.table, parent.id) {
             return Err(DbError::NotFound);
         }
+        self.touched();
         self.index.remove(sys_id);
         self.stores[usize::from(loc.table)].remove(loc.slot);
         Ok(())
