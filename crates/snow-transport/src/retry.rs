@@ -18,7 +18,10 @@ pub enum LongRetryAfter {
 ///
 /// A request is retried when the answer is `429 Too Many Requests` (waiting as long as its
 /// `Retry-After` says, in seconds or as an HTTP date, up to [`max_retry_after`](Self::max_retry_after)),
-/// `502`, `503` (also honouring `Retry-After`) or `504`, or when no connection could be made.
+/// `502`, `503` (also honouring `Retry-After`) or `504`, or when no connection could be made; and
+/// when a `GET` or `HEAD` is answered `202 Accepted`, which is how ServiceNow rejects a request
+/// whose session is busy with another one (session synchronisation; can be turned off with
+/// [`retry_session_rejected`](Self::retry_session_rejected)).
 /// Without `Retry-After` it waits an exponential backoff with full jitter: a random delay between
 /// zero and `base_delay * 2^retry`, at most `max_delay`.
 ///
@@ -51,6 +54,9 @@ pub struct RetryConfig {
     pub max_retry_after: Duration,
     /// What to do with a longer `Retry-After`. Default [`LongRetryAfter::Error`].
     pub retry_after_too_long: LongRetryAfter,
+    /// Retry a `GET` or `HEAD` answered `202 Accepted` (ServiceNow's session-synchronisation
+    /// rejection: a GET never legitimately gets a 202 from it). Default `true`.
+    pub retry_session_rejected: bool,
 }
 
 impl Default for RetryConfig {
@@ -61,6 +67,7 @@ impl Default for RetryConfig {
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
             retry_after_too_long: LongRetryAfter::Error,
+            retry_session_rejected: true,
         }
     }
 }
@@ -103,6 +110,13 @@ impl RetryConfig {
     #[must_use]
     pub fn retry_after_too_long(mut self, what: LongRetryAfter) -> Self {
         self.retry_after_too_long = what;
+        self
+    }
+
+    /// Set [`retry_session_rejected`](Self::retry_session_rejected).
+    #[must_use]
+    pub fn retry_session_rejected(mut self, yes: bool) -> Self {
+        self.retry_session_rejected = yes;
         self
     }
 }

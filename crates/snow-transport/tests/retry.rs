@@ -196,6 +196,46 @@ async fn other_statuses_are_not_retried() {
 }
 
 #[tokio::test]
+async fn a_get_answered_202_is_retried_unless_turned_off_and_a_post_never() {
+    // ServiceNow's session-synchronisation rejection: 202 with no body, then success.
+    let server = serve(|_, i| async move {
+        if i % 2 == 0 {
+            reply(202, "")
+        } else {
+            reply(200, "{}")
+        }
+    })
+    .await;
+    let get = || {
+        Request::get("/api/now/table/x")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let t = Transport::builder(server.instance())
+        .retry(quick())
+        .build()
+        .unwrap();
+    assert_eq!(t.send(get()).await.unwrap().status(), 200);
+    assert_eq!(server.count(), 2);
+
+    let off = Transport::builder(server.instance())
+        .retry(quick().retry_session_rejected(false))
+        .build()
+        .unwrap();
+    assert_eq!(off.send(get()).await.unwrap().status(), 202);
+    assert_eq!(server.count(), 3);
+
+    // A 202 to a write is an answer, not a rejection to retry (even when retries are allowed).
+    let _ = t.send(get()).await.unwrap(); // request 4 gets 200; request 5 will get 202
+    let mut post = Request::post("/api/now/table/x")
+        .body(Body::from("{}"))
+        .unwrap();
+    post.extensions_mut().insert(RetryNonIdempotent);
+    assert_eq!(t.send(post).await.unwrap().status(), 202);
+    assert_eq!(server.count(), 5);
+}
+
+#[tokio::test]
 async fn post_is_not_retried_unless_asked() {
     let server = serve(|_, i| async move {
         // The first two attempts are refused, the third accepted.

@@ -169,6 +169,14 @@ pub enum Error {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// Following the instance's `Link: rel="next"` header could not go on: the link is
+    /// malformed, points away from the instance (credentials are never sent elsewhere), or
+    /// leads back to a page already fetched.
+    #[error("paging by the Link header stopped: {reason}")]
+    Paging {
+        /// What was wrong with the link (never the link itself, which may carry credentials).
+        reason: String,
+    },
     /// Paging received a different number of records than `X-Total-Count` announced (records
     /// were added or deleted while paging, or ACLs hid some rows).
     #[error(

@@ -208,6 +208,13 @@ impl ListParams {
         self
     }
 
+    /// Sends no `sysparm_suppress_pagination_header` at all (the instance's default: a `Link`
+    /// header), whatever was set before.
+    pub(crate) fn pagination_header_default(mut self) -> Self {
+        self.suppress_pagination_header = None;
+        self
+    }
+
     common_setters!();
 
     /// The `(name, value)` pairs to send, unencoded, in a fixed order; or the first invalid

@@ -115,6 +115,34 @@ async fn session_rejection_server_errors_and_truncated_bodies() {
     let err = first(&c).await.unwrap_err();
     assert!(matches!(err, Error::SessionRejected { .. }), "{err:?}");
     assert!(err.is_retryable());
+    // The default transport retries a GET answered 202 (wire contract §7)...
+    admin.set_faults(vec![
+        FaultRule::new(FaultKind::SessionRejected, Trigger::EveryNth { n: 2 }).path_prefix(T),
+    ]);
+    let retrying = client(&dev, "admin");
+    let before = admin.counters().requests_with(T, 202);
+    for _ in 0..4 {
+        first(&retrying).await.unwrap();
+    }
+    assert!(admin.counters().requests_with(T, 202) > before);
+    // ... but never a write: a POST answered 202 is reported after one request.
+    admin.set_faults(vec![
+        FaultRule::new(FaultKind::SessionRejected, Trigger::Always).path_prefix(T),
+    ]);
+    let posts = |dev: &DevInstance| {
+        log_for(dev, T)
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+    let before = posts(&dev);
+    let err = retrying
+        .table("incident")
+        .create(&serde_json::json!({"short_description": "once"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::ACCEPTED), "{err:?}");
+    assert_eq!(posts(&dev), before + 1);
 
     for (status, retryable) in [(500, false), (503, true)] {
         admin.set_faults(vec![

@@ -183,10 +183,25 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
         .await
         .unwrap();
     assert_eq!(ids(&limited), ids(&base)[..70].to_vec());
-    // Keyset needs a builder query without another order.
+    // A raw query with ^NQ groups: the sys_id bound joins every group, so keyset paging
+    // gives exactly what offset paging gives (a bound appended to the string would only
+    // narrow the last group and repeat the first group's records on every page).
+    let raw = "active=true^priority<=2^NQactive=false^ORDERBYsys_id";
+    let by_offset: Vec<Record> = inc.list().raw_query(raw).page_size(40).all().await.unwrap();
+    assert!(by_offset.len() > 100, "{}", by_offset.len());
+    let by_key: Vec<Record> = inc
+        .list()
+        .raw_query(raw)
+        .keyset(true)
+        .page_size(40)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_key), ids(&by_offset));
+    // Keyset needs a query it can read, without another order.
     let err = inc
         .list()
-        .raw_query("active=true")
+        .raw_query("active=true^ORDERBYnumber")
         .keyset(true)
         .all::<Record>()
         .await
@@ -336,4 +351,155 @@ async fn cancelled_transactions_shrink_the_page_and_retry_from_the_same_offset()
     let err = inc.list().limit(10).page::<Record>().await.unwrap_err();
     assert!(matches!(err, Error::TransactionCancelled { .. }));
     dev.shutdown().await.unwrap();
+}
+
+/// pysnow acceptance case 26 (legacy paging): follow `Link: rel="next"` until none is left.
+#[tokio::test]
+async fn pysnow_case_26_follows_link_next_until_none() {
+    let dev = start(7).await;
+    let c = client(&dev, "admin");
+    let linked: Vec<Record> = c
+        .table("incident")
+        .list()
+        .fields(["sys_id", "number", "short_description"])
+        .page_size(2)
+        .follow_links(true)
+        .all()
+        .await
+        .unwrap();
+    let log = log_for(&dev, T);
+    // Four requests: the first built by the client, three taken from `rel="next"`.
+    assert_eq!(offsets(&dev), vec![(0, 2), (2, 2), (4, 2), (6, 2)]);
+    // The links carry the caller's parameters (commas of sysparm_fields included).
+    for r in &log {
+        assert_eq!(
+            param(r, "sysparm_fields").as_deref(),
+            Some("sys_id,number,short_description")
+        );
+        assert_eq!(param(r, "sysparm_query").as_deref(), Some("ORDERBYsys_id"));
+        assert_eq!(param(r, "sysparm_suppress_pagination_header"), None);
+    }
+    let by_offset: Vec<Record> = c
+        .table("incident")
+        .list()
+        .fields(["sys_id", "number", "short_description"])
+        .page_size(2)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(linked.len(), 7);
+    assert_eq!(ids(&linked), ids(&by_offset));
+
+    // A limit that ends inside a page stops there, without asking for the next one.
+    let before = log_for(&dev, T).len();
+    let three: Vec<Record> = c
+        .table("incident")
+        .list()
+        .page_size(2)
+        .limit(3)
+        .follow_links(true)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&three), ids(&by_offset)[..3].to_vec());
+    assert_eq!(log_for(&dev, T).len() - before, 2);
+    dev.shutdown().await.unwrap();
+}
+
+/// A one-route HTTP/1.1 server on loopback that answers every request with a list page of one
+/// record and the given `Link` header, and counts requests.
+async fn link_server(
+    link: impl Fn(u16) -> String + Send + 'static,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = r#"{"result":[{"sys_id":"0123456789abcdef0123456789abcdef"}]}"#;
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlink: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                link(port),
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn links_to_another_origin_or_back_to_a_seen_page_stop_paging() {
+    use std::sync::atomic::Ordering;
+    let secret_link = "/api/now/table/incident?sysparm_offset=1&x-sn-apikey=TOPSECRET";
+    // Another origin (a different port of the same host counts): refused before any request,
+    // and the link itself (which may carry credentials) is not in the error.
+    let (port, hits) =
+        link_server(move |_| format!("<http://127.0.0.1:1{secret_link}>;rel=\"next\"")).await;
+    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
+    let mut stream = c
+        .table("incident")
+        .list()
+        .follow_links(true)
+        .stream::<Record>();
+    assert!(stream.try_next().await.unwrap().is_some());
+    let err = stream.try_next().await.unwrap_err();
+    assert!(matches!(err, Error::Paging { .. }), "{err:?}");
+    assert!(err.to_string().contains("another origin"), "{err}");
+    assert!(!err.to_string().contains("TOPSECRET") && !format!("{err:?}").contains("TOPSECRET"));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    // A link that leads back to itself: fetched once, then refused.
+    let (port, hits) = link_server(move |port| {
+        format!("<http://127.0.0.1:{port}/api/now/table/incident?sysparm_offset=1>;rel=\"next\"")
+    })
+    .await;
+    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
+    let got = c
+        .table("incident")
+        .list()
+        .follow_links(true)
+        .stream::<Record>();
+    let (ok, err) = collect_until_error(got).await;
+    assert_eq!(ok, 2);
+    assert!(
+        matches!(&err, Some(Error::Paging { reason }) if reason.contains("already fetched")),
+        "{err:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    // Not a URL at all.
+    let (port, _) = link_server(|_| "<http://[::1>;rel=\"next\"".to_owned()).await;
+    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
+    let got = c
+        .table("incident")
+        .list()
+        .follow_links(true)
+        .stream::<Record>();
+    let (ok, err) = collect_until_error(got).await;
+    assert_eq!(ok, 1);
+    assert!(matches!(err, Some(Error::Paging { .. })), "{err:?}");
+}
+
+async fn collect_until_error(mut s: snow::RecordStream<Record>) -> (usize, Option<Error>) {
+    let mut ok = 0;
+    loop {
+        match s.try_next().await {
+            Ok(Some(_)) => ok += 1,
+            Ok(None) => return (ok, None),
+            Err(e) => return (ok, Some(e)),
+        }
+    }
 }

@@ -122,6 +122,12 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
                     }
                 }
                 StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => self.backoff(),
+                StatusCode::ACCEPTED
+                    if self.config.retry_session_rejected
+                        && matches!(*req.method(), Method::GET | Method::HEAD) =>
+                {
+                    self.backoff()
+                }
                 _ => return None,
             },
             Err(e) => match e.downcast_ref::<TransportError>() {

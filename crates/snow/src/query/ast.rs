@@ -627,6 +627,11 @@ impl Query {
         }
     }
 
+    /// The encoded string of a query made with [`raw_unchecked`](Self::raw_unchecked).
+    pub fn raw_str(&self) -> Option<&str> {
+        self.raw.as_deref()
+    }
+
     /// Whether this query came from [`raw_unchecked`](Self::raw_unchecked).
     pub fn is_raw(&self) -> bool {
         self.raw.is_some()

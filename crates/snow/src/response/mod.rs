@@ -318,19 +318,31 @@ fn span_in(whole: &[u8], part: &str) -> Range<usize> {
 /// Decodes the record at `index` of a list result from its own bytes (see
 /// [`RawResponse::list_spans`]); a failure names the path as a whole-body decode would
 /// (`result[3].priority`).
+///
+/// Records are decoded with plain serde_json; only a record that fails is decoded a second
+/// time with path tracking (which costs an allocation per key), to name where it failed.
 pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -> Result<T, Error> {
+    let first_error = match serde_json::from_slice::<T>(item) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
     let de = &mut serde_json::Deserializer::from_slice(item);
-    serde_path_to_error::deserialize::<_, T>(de).map_err(|pe| {
-        let inner = pe.path().to_string();
-        let path = match inner.as_str() {
-            "" | "." => format!("result[{index}]"),
-            p if p.starts_with('[') => format!("result[{index}]{p}"),
-            p => format!("result[{index}].{p}"),
-        };
-        Error::Decode {
-            path,
-            source: Box::new(pe.into_inner()),
-        }
+    let Err(pe) = serde_path_to_error::deserialize::<_, T>(de) else {
+        // Cannot happen (the same bytes decode the same way); report the first error.
+        return Err(Error::Decode {
+            path: format!("result[{index}]"),
+            source: Box::new(first_error),
+        });
+    };
+    let inner = pe.path().to_string();
+    let path = match inner.as_str() {
+        "" | "." => format!("result[{index}]"),
+        p if p.starts_with('[') => format!("result[{index}]{p}"),
+        p => format!("result[{index}].{p}"),
+    };
+    Err(Error::Decode {
+        path,
+        source: Box::new(pe.into_inner()),
     })
 }
 
