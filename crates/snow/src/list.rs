@@ -212,11 +212,15 @@ impl ListRequest {
 
     /// Page by following each response's `Link: <url>;rel="next"` header, as pysnow's legacy
     /// API did, until a response has no `next` link (or the limit is reached), instead of
-    /// computing offsets from `X-Total-Count`. Useful against servers whose count is unreliable
-    /// or that build their own links; the next-page URL must stay on the instance's origin
-    /// (credentials are never sent elsewhere) and never repeat, or the stream ends with
-    /// [`Error::Paging`]. Always sequential; a cancelled transaction is reported, not retried
-    /// with a smaller page (the links fix the page size).
+    /// computing offsets from `X-Total-Count`: for proxies or API paths that build their own
+    /// links. The next-page URL (absolute, or a path on the instance) must stay on the
+    /// instance's origin (credentials are never sent elsewhere) and move forward, or the
+    /// stream ends with [`Error::Paging`]; so does a page that repeats the previous one, or more
+    /// records than the first page's `X-Total-Count` announced. The usual count check applies
+    /// at the end (see [`count_check`](Self::count_check)). Always sequential; a cancelled
+    /// transaction on the first page is retried with smaller pages, on a linked page it is
+    /// reported (the links fix the page size). Cannot be combined with
+    /// [`keyset`](Self::keyset).
     ///
     /// ```no_run
     /// # async fn demo(client: snow::Client) -> Result<(), snow::Error> {
@@ -255,6 +259,11 @@ impl ListRequest {
             None => Query::new(),
         };
         let sys_id = crate::query::FieldName::new("sys_id").map_err(Error::InvalidQuery)?;
+        if self.keyset && self.follow_links {
+            return Err(Error::invalid_input(
+                "keyset paging and following Link headers are two ways of paging; choose one",
+            ));
+        }
         if self.keyset {
             // A raw query is read back into terms, so that `sys_id>last` can be added to every
             // `^NQ` group (appending `^sys_id>last` to the string would bind to the last group
@@ -336,22 +345,28 @@ impl ListRequest {
             Err(e) => return RecordStream::failed(e),
         };
         let pages = if self.keyset {
-            keyset_pages::<T>(fetcher, query, self.offset, self.limit, self.page_size)
-        } else if self.follow_links {
-            link_pages::<T>(fetcher, query, self.offset, self.limit, self.page_size)
-        } else {
-            offset_pages::<T>(
+            keyset_pages::<T>(
                 fetcher,
                 query,
-                Plan {
-                    start: self.offset,
-                    limit: self.limit,
-                    page: self.page_size,
-                    no_count: self.no_count,
-                    concurrency: self.concurrency,
-                    ordered: self.ordered,
-                },
+                self.offset,
+                self.limit,
+                self.page_size,
+                self.no_count,
             )
+        } else {
+            let plan = Plan {
+                start: self.offset,
+                limit: self.limit,
+                page: self.page_size,
+                no_count: self.no_count,
+                concurrency: self.concurrency,
+                ordered: self.ordered,
+            };
+            if self.follow_links {
+                link_pages::<T>(fetcher, query, plan)
+            } else {
+                offset_pages::<T>(fetcher, query, plan)
+            }
         };
         RecordStream::new(pages, count_check)
     }
@@ -544,36 +559,65 @@ fn link_of(headers: &http::HeaderMap) -> Option<String> {
 
 /// The `rel="next"` URL of a `Link` header (RFC 8288): `<url>;rel="next"` among
 /// comma-separated links. URLs are taken between `<` and `>`, so commas inside them
-/// (`sysparm_fields=a,b`) do not split a link; `rel` may be quoted with `"` or `'`, unquoted,
-/// or hold several relation types.
+/// (`sysparm_fields=a,b`) do not split a link; parameters are split on `;` and links on `,`
+/// only outside quoted strings (so `title="x; rel=next"` is a title); `rel` may be quoted with
+/// `"` or `'`, unquoted, or hold several relation types.
 fn next_link(header: &str) -> Option<String> {
     let mut rest = header;
-    while let Some(open) = rest.find('<') {
+    loop {
+        let open = rest.find('<')?;
         let after = &rest[open + 1..];
         let close = after.find('>')?;
         let url = &after[..close];
-        let params_end = after[close + 1..]
-            .find('<')
-            .map_or(after.len(), |i| close + 1 + i);
-        let params = &after[close + 1..params_end];
-        let is_next = params.split(';').any(|p| {
-            let Some((k, v)) = p.split_once('=') else {
-                return false;
-            };
-            k.trim().eq_ignore_ascii_case("rel")
-                && v.trim()
-                    .trim_end_matches(',')
-                    .trim()
-                    .trim_matches(|c| c == '"' || c == '\'')
-                    .split_ascii_whitespace()
+        let (params, tail) = link_params(&after[close + 1..]);
+        let is_next = params.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("rel")
+                && v.split_ascii_whitespace()
                     .any(|r| r.eq_ignore_ascii_case("next"))
         });
         if is_next {
             return Some(url.trim().to_owned());
         }
-        rest = &after[params_end..];
+        rest = tail;
     }
-    None
+}
+
+/// The `;`-separated `name=value` parameters of one link, up to the `,` that ends it outside
+/// quotes, and the rest of the header after that comma. Quotes are removed from values.
+fn link_params(s: &str) -> (Vec<(String, String)>, &str) {
+    let mut params = Vec::new();
+    let mut current = Vec::<u8>::new();
+    let mut quote: Option<u8> = None;
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let flush = |current: &mut Vec<u8>, params: &mut Vec<(String, String)>| {
+        let text = String::from_utf8_lossy(current).into_owned();
+        current.clear();
+        if let Some((k, v)) = text.split_once('=') {
+            params.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    };
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) if b == b'\\' => {
+                if let Some(&escaped) = bytes.get(i) {
+                    current.push(escaped);
+                    i += 1;
+                }
+            }
+            Some(_) => current.push(b),
+            None => match b {
+                b'"' | b'\'' => quote = Some(b),
+                b';' => flush(&mut current, &mut params),
+                b',' => break,
+                _ => current.push(b),
+            },
+        }
+    }
+    flush(&mut current, &mut params);
+    (params, s.get(i..).unwrap_or(""))
 }
 
 /// What fetches pages for one stream.
@@ -618,6 +662,16 @@ impl<T> Pending<T> {
     /// Records not taken yet.
     fn len(&self) -> usize {
         self.len
+    }
+
+    /// A hash of the next record's bytes, to recognise a page that repeats the one before.
+    fn first_hash(&self) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let chunk = self.chunks.front()?;
+        let span = chunk.spans.as_slice().first()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        chunk.body.get(span.clone())?.hash(&mut h);
+        Some(h.finish())
     }
 
     /// Drops all but the first `n` records.
@@ -772,15 +826,27 @@ impl Fetcher {
         }
     }
 
-    /// One page at a `Link: rel="next"` URL, which must be on the instance's origin.
-    async fn fetch_link<T: DeserializeOwned>(
-        &self,
-        link: &str,
-    ) -> Result<(Pending<T>, Option<String>), Error> {
-        let uri: http::Uri = link.parse().map_err(|_| Error::Paging {
+    /// The URL of a `Link` target: absolute, or a path on the instance (RFC 8288 allows
+    /// relative references); it must be on the instance's origin.
+    fn resolve_link(&self, link: &str) -> Result<http::Uri, Error> {
+        let invalid = || Error::Paging {
             reason: "the next-page link in the Link header is not a valid URL".to_owned(),
-        })?;
-        if !self.client.instance().is_same_origin(&uri) {
+        };
+        let instance = self.client.instance();
+        let absolute = if link.starts_with('/') && !link.starts_with("//") {
+            let base: http::Uri = instance.base_url().parse().map_err(|_| invalid())?;
+            let (Some(scheme), Some(authority)) = (base.scheme_str(), base.authority()) else {
+                return Err(invalid());
+            };
+            format!("{scheme}://{authority}{link}")
+        } else {
+            link.to_owned()
+        };
+        let uri: http::Uri = absolute.parse().map_err(|_| invalid())?;
+        if uri.scheme().is_none() {
+            return Err(invalid());
+        }
+        if !instance.is_same_origin(&uri) {
             return Err(Error::Paging {
                 reason: format!(
                     "the next-page link points to another origin ({}), not the instance",
@@ -788,6 +854,14 @@ impl Fetcher {
                 ),
             });
         }
+        Ok(uri)
+    }
+
+    /// One page at a URL of the instance, and its `Link: rel="next"`.
+    async fn fetch_uri<T: DeserializeOwned>(
+        &self,
+        uri: http::Uri,
+    ) -> Result<(Pending<T>, Option<String>), Error> {
         let resp = get_uri(&self.client, uri, Some(&self.pool)).await?;
         let spans = resp.raw().list_spans()?;
         let next = link_of(&resp.parts.headers);
@@ -939,6 +1013,7 @@ fn keyset_pages<T>(
     start: u64,
     limit: Option<u64>,
     page: u64,
+    no_count: bool,
 ) -> BoxStream<'static, Result<PageOut<T>, Error>>
 where
     T: DeserializeOwned + Send + 'static,
@@ -984,7 +1059,8 @@ where
             match f.fetch::<T>(&query, offset, size, true).await {
                 Ok(got) => {
                     let n = got.records.len() as u64;
-                    let expected = if st.first {
+                    // With sysparm_no_count, X-Total-Count is only the page's size.
+                    let expected = if st.first && !no_count {
                         got.total.map(|t| {
                             let avail = t.saturating_sub(start);
                             limit.map_or(avail, |l| l.min(avail))
@@ -1012,12 +1088,16 @@ where
 }
 
 /// Pages found by following `Link: rel="next"` from the first page.
+///
+/// Paging stops with [`Error::Paging`] when a link leaves the instance's origin, does not move
+/// forward (`sysparm_offset` not above the previous one, or a URL already fetched), when a page
+/// starts with the same record as the page before it (a server ignoring the offset), or when
+/// more records arrive than the first page's `X-Total-Count` announced: a broken server cannot
+/// make the stream repeat records forever.
 fn link_pages<T>(
     f: Arc<Fetcher>,
     q: Query,
-    start: u64,
-    limit: Option<u64>,
-    page: u64,
+    plan: Plan,
 ) -> BoxStream<'static, Result<PageOut<T>, Error>>
 where
     T: DeserializeOwned + Send + 'static,
@@ -1027,12 +1107,23 @@ where
         remaining: Option<u64>,
         first: bool,
         seen: std::collections::HashSet<String>,
+        offset: u64,
+        /// The first page's `X-Total-Count` minus the start offset (unless `no_count`).
+        total: Option<u64>,
+        received: u64,
+        /// Hash of the previous page's first record.
+        head: Option<u64>,
     }
+    let fail = |reason: String| Some((Err(Error::Paging { reason }), None));
     let init = State {
         next: None,
-        remaining: limit,
+        remaining: plan.limit,
         first: true,
         seen: std::collections::HashSet::new(),
+        offset: plan.start,
+        total: None,
+        received: 0,
+        head: None,
     };
     stream::unfold(Some(init), move |st| {
         let (f, q) = (f.clone(), q.clone());
@@ -1041,37 +1132,62 @@ where
             if st.remaining == Some(0) {
                 return None;
             }
+            let mut expected = None;
             let fetched = if st.first {
-                let size = st.remaining.map_or(page, |r| r.min(page));
-                f.fetch::<T>(&q, start, size, false).await.map(|got| {
-                    let expected = got.total.map(|t| {
-                        let avail = t.saturating_sub(start);
-                        limit.map_or(avail, |l| l.min(avail))
-                    });
-                    (got.records, got.next, expected)
+                let size = st.remaining.map_or(plan.page, |r| r.min(plan.page));
+                f.fetch::<T>(&q, plan.start, size, false).await.map(|got| {
+                    if !plan.no_count {
+                        st.total = got.total.map(|t| t.saturating_sub(plan.start));
+                        expected = st.total.map(|t| plan.limit.map_or(t, |l| l.min(t)));
+                    }
+                    (got.records, got.next)
                 })
             } else {
                 let link = st.next.take()?;
-                if !st.seen.insert(link.clone()) {
-                    let e = Error::Paging {
-                        reason: "the next-page link leads back to a page already fetched"
-                            .to_owned(),
-                    };
-                    return Some((Err(e), None));
+                let uri = match f.resolve_link(&link) {
+                    Ok(uri) => uri,
+                    Err(e) => return Some((Err(e), None)),
+                };
+                let offset =
+                    query_param(&uri, "sysparm_offset").and_then(|v| v.parse::<u64>().ok());
+                if let Some(off) = offset {
+                    if off <= st.offset {
+                        return fail(format!(
+                            "the next-page link does not move forward (offset {off} after {})",
+                            st.offset
+                        ));
+                    }
+                    st.offset = off;
                 }
-                f.fetch_link::<T>(&link)
-                    .await
-                    .map(|(records, next)| (records, next, None))
+                if !st.seen.insert(uri.to_string()) {
+                    return fail("the next-page link leads back to a page already fetched".into());
+                }
+                f.fetch_uri::<T>(uri).await
             };
-            let (mut records, next, expected) = match fetched {
+            let (mut records, next) = match fetched {
                 Ok(x) => x,
                 Err(e) => return Some((Err(e), None)),
             };
             st.first = false;
+            let head = records.first_hash();
+            if head.is_some() && head == st.head {
+                return fail(
+                    "the next page starts with the same record as the page before it".into(),
+                );
+            }
+            st.head = head;
             if let Some(r) = st.remaining {
                 records.truncate(usize::try_from(r).unwrap_or(usize::MAX));
             }
             let n = records.len() as u64;
+            st.received += n;
+            if let Some(total) = st.total {
+                if st.received > total {
+                    return fail(format!(
+                        "more records arrived than X-Total-Count announced ({total})"
+                    ));
+                }
+            }
             st.remaining = st.remaining.map(|r| r.saturating_sub(n));
             // An empty page ends paging even if it links on.
             st.next = if n == 0 { None } else { next };
@@ -1080,6 +1196,14 @@ where
         }
     })
     .boxed()
+}
+
+/// The raw (still percent-encoded) value of a query parameter of a URI.
+fn query_param<'u>(uri: &'u http::Uri, name: &str) -> Option<&'u str> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
 }
 
 /// The records of a list call, page after page, as a [`Stream`].

@@ -142,6 +142,17 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
         .unwrap();
     assert_eq!(ids(&keyset), ids(&base));
     let log = log_for(&dev, T);
+    // With sysparm_no_count the first page's X-Total-Count is only its size: no mismatch.
+    let uncounted: Vec<Record> = inc
+        .list()
+        .query(q())
+        .keyset(true)
+        .no_count(true)
+        .page_size(150)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&uncounted), ids(&base));
     assert!(
         log.iter()
             .all(|r| param(r, "sysparm_offset").as_deref() == Some("0"))
@@ -403,13 +414,43 @@ async fn pysnow_case_26_follows_link_next_until_none() {
         .unwrap();
     assert_eq!(ids(&three), ids(&by_offset)[..3].to_vec());
     assert_eq!(log_for(&dev, T).len() - before, 2);
+
+    // With sysparm_no_count, X-Total-Count is the page's size, not the table's: no mismatch.
+    let counted: Vec<Record> = c
+        .table("incident")
+        .list()
+        .page_size(2)
+        .no_count(true)
+        .follow_links(true)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&counted), ids(&by_offset));
+    // Keyset and links are two ways of paging.
+    let err = c
+        .table("incident")
+        .list()
+        .keyset(true)
+        .follow_links(true)
+        .all::<Record>()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     dev.shutdown().await.unwrap();
 }
 
+/// What the test server answers to its `hit`-th request (from 0): the `Link` header (none when
+/// empty), the one record's sys_id, and `X-Total-Count`.
+struct Answer {
+    link: String,
+    sys_id: String,
+    total: u64,
+}
+
 /// A one-route HTTP/1.1 server on loopback that answers every request with a list page of one
-/// record and the given `Link` header, and counts requests.
+/// record, and counts requests.
 async fn link_server(
-    link: impl Fn(u16) -> String + Send + 'static,
+    answer: impl Fn(u16, usize) -> Answer + Send + 'static,
 ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -427,11 +468,16 @@ async fn link_server(
                     Ok(n) => head.extend_from_slice(&buf[..n]),
                 }
             }
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = r#"{"result":[{"sys_id":"0123456789abcdef0123456789abcdef"}]}"#;
+            let a = answer(port, counter.fetch_add(1, Ordering::SeqCst));
+            let body = format!(r#"{{"result":[{{"sys_id":"{}"}}]}}"#, a.sys_id);
+            let link = if a.link.is_empty() {
+                String::new()
+            } else {
+                format!("link: {}\r\n", a.link)
+            };
             let resp = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlink: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                link(port),
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-total-count: {}\r\n{link}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                a.total,
                 body.len()
             );
             let _ = sock.write_all(resp.as_bytes()).await;
@@ -440,57 +486,8 @@ async fn link_server(
     (port, hits)
 }
 
-#[tokio::test]
-async fn links_to_another_origin_or_back_to_a_seen_page_stop_paging() {
-    use std::sync::atomic::Ordering;
-    let secret_link = "/api/now/table/incident?sysparm_offset=1&x-sn-apikey=TOPSECRET";
-    // Another origin (a different port of the same host counts): refused before any request,
-    // and the link itself (which may carry credentials) is not in the error.
-    let (port, hits) =
-        link_server(move |_| format!("<http://127.0.0.1:1{secret_link}>;rel=\"next\"")).await;
-    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
-    let mut stream = c
-        .table("incident")
-        .list()
-        .follow_links(true)
-        .stream::<Record>();
-    assert!(stream.try_next().await.unwrap().is_some());
-    let err = stream.try_next().await.unwrap_err();
-    assert!(matches!(err, Error::Paging { .. }), "{err:?}");
-    assert!(err.to_string().contains("another origin"), "{err}");
-    assert!(!err.to_string().contains("TOPSECRET") && !format!("{err:?}").contains("TOPSECRET"));
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
-
-    // A link that leads back to itself: fetched once, then refused.
-    let (port, hits) = link_server(move |port| {
-        format!("<http://127.0.0.1:{port}/api/now/table/incident?sysparm_offset=1>;rel=\"next\"")
-    })
-    .await;
-    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
-    let got = c
-        .table("incident")
-        .list()
-        .follow_links(true)
-        .stream::<Record>();
-    let (ok, err) = collect_until_error(got).await;
-    assert_eq!(ok, 2);
-    assert!(
-        matches!(&err, Some(Error::Paging { reason }) if reason.contains("already fetched")),
-        "{err:?}"
-    );
-    assert_eq!(hits.load(Ordering::SeqCst), 2);
-
-    // Not a URL at all.
-    let (port, _) = link_server(|_| "<http://[::1>;rel=\"next\"".to_owned()).await;
-    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
-    let got = c
-        .table("incident")
-        .list()
-        .follow_links(true)
-        .stream::<Record>();
-    let (ok, err) = collect_until_error(got).await;
-    assert_eq!(ok, 1);
-    assert!(matches!(err, Some(Error::Paging { .. })), "{err:?}");
+fn id(n: usize) -> String {
+    format!("{n:032x}")
 }
 
 async fn collect_until_error(mut s: snow::RecordStream<Record>) -> (usize, Option<Error>) {
@@ -502,4 +499,118 @@ async fn collect_until_error(mut s: snow::RecordStream<Record>) -> (usize, Optio
             Err(e) => return (ok, Some(e)),
         }
     }
+}
+
+/// Follows links from a test server; returns the records yielded, the error, and the requests.
+async fn follow(
+    answer: impl Fn(u16, usize) -> Answer + Send + 'static,
+) -> (usize, Option<Error>, usize) {
+    use std::sync::atomic::Ordering;
+    let (port, hits) = link_server(answer).await;
+    let c = snow::Client::basic(&format!("http://127.0.0.1:{port}"), "u", "p").unwrap();
+    let s = c
+        .table("incident")
+        .list()
+        .follow_links(true)
+        .count_check(CountCheck::Off)
+        .stream::<Record>();
+    let (ok, err) = collect_until_error(s).await;
+    (ok, err, hits.load(Ordering::SeqCst))
+}
+
+fn paging_reason(err: &Option<Error>) -> String {
+    match err {
+        Some(Error::Paging { reason }) => reason.clone(),
+        other => panic!("expected a paging error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn links_are_followed_only_forward_and_only_on_the_instance() {
+    // A path-absolute link (RFC 8288 allows relative references) is resolved on the instance.
+    let (ok, err, hits) = follow(|_, hit| Answer {
+        link: if hit < 2 {
+            format!(
+                "</api/now/table/incident?sysparm_offset={}>;rel=next",
+                hit + 1
+            )
+        } else {
+            String::new()
+        },
+        sys_id: id(hit),
+        total: 3,
+    })
+    .await;
+    assert_eq!((ok, hits), (3, 3), "{err:?}");
+    assert!(err.is_none());
+
+    // Another origin (a different port of the same host counts): refused before any request,
+    // and the link itself (which may carry credentials) is not in the error.
+    let secret = "/api/now/table/incident?sysparm_offset=1&x-sn-apikey=TOPSECRET";
+    let (ok, err, hits) = follow(move |_, hit| Answer {
+        link: format!("<http://127.0.0.1:1{secret}>;rel=\"next\""),
+        sys_id: id(hit),
+        total: 9,
+    })
+    .await;
+    assert_eq!((ok, hits), (1, 1));
+    assert!(paging_reason(&err).contains("another origin"));
+    let e = err.unwrap();
+    assert!(!e.to_string().contains("TOPSECRET") && !format!("{e:?}").contains("TOPSECRET"));
+
+    // A link back to the same offset.
+    let (ok, err, hits) = follow(|port, hit| Answer {
+        link: format!("<http://127.0.0.1:{port}/api/now/table/incident?sysparm_offset=0>;rel=next"),
+        sys_id: id(hit),
+        total: 9,
+    })
+    .await;
+    assert_eq!((ok, hits), (1, 1));
+    assert!(paging_reason(&err).contains("does not move forward"));
+
+    // A link without an offset that repeats itself: fetched once, then refused.
+    let (ok, err, hits) = follow(|port, hit| Answer {
+        link: format!("<http://127.0.0.1:{port}/api/now/table/incident?page=x>;rel=next"),
+        sys_id: id(hit),
+        total: 9,
+    })
+    .await;
+    assert_eq!((ok, hits), (2, 2));
+    assert!(paging_reason(&err).contains("already fetched"));
+
+    // A server that ignores the offset: new links, the same records.
+    let (ok, err, hits) = follow(|port, hit| Answer {
+        link: format!(
+            "<http://127.0.0.1:{port}/api/now/table/incident?sysparm_offset={}>;rel=next",
+            hit + 1
+        ),
+        sys_id: id(0),
+        total: 9,
+    })
+    .await;
+    assert_eq!((ok, hits), (1, 2));
+    assert!(paging_reason(&err).contains("same record"));
+
+    // New records forever, past what X-Total-Count announced.
+    let (ok, err, hits) = follow(|port, hit| Answer {
+        link: format!(
+            "<http://127.0.0.1:{port}/api/now/table/incident?sysparm_offset={}>;rel=next",
+            hit + 1
+        ),
+        sys_id: id(hit),
+        total: 2,
+    })
+    .await;
+    assert_eq!((ok, hits), (2, 3));
+    assert!(paging_reason(&err).contains("X-Total-Count"));
+
+    // Not a URL at all.
+    let (ok, err, _) = follow(|_, hit| Answer {
+        link: "<http://[::1>;rel=\"next\"".to_owned(),
+        sys_id: id(hit),
+        total: 9,
+    })
+    .await;
+    assert_eq!(ok, 1);
+    assert!(paging_reason(&err).contains("not a valid URL"));
 }

@@ -368,6 +368,11 @@ impl Db {
         if plan.has_order() {
             let mut all: Vec<&Record> = records.filter(|r| plan.matches(self, r)).collect();
             let total = all.len();
+            if total.saturating_mul(4) < self.count(table) {
+                // A selective query: sorting the whole table for the next request with this
+                // order would cost more than sorting its few rows again.
+                self.orders.forget(&order_key(table, query));
+            }
             plan.sort_prefix(self, &mut all, end.min(total));
             let rows = all
                 .get(offset.min(total)..end.min(total))

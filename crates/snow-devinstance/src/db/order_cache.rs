@@ -66,6 +66,13 @@ impl OrderCache {
         Lookup::First
     }
 
+    /// Forgets that an order was asked for: its query matched too few rows for a full sort to
+    /// pay off, so the next identical request sorts only its page again.
+    pub(crate) fn forget(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.retain(|e| e.key != key || e.order.is_some());
+    }
+
     /// Remembers a full order computed at `generation`.
     pub(crate) fn store(&self, key: &str, generation: u64, order: Arc<[Loc]>) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
