@@ -52,6 +52,12 @@ enum Placement {
 /// assert_eq!(parts.uri.to_string(),
 ///            "https://acme.service-now.com/api/now/table/x?sysparm_limit=1&x-sn-apikey=a%26b%3Dc");
 /// assert!(!format!("{key:?}").contains("a&b"));
+///
+/// // A key already in the URL (say, in a `Link` header's next-page URL) is replaced, not repeated.
+/// let (mut parts, ()) = http::Request::get("https://acme.service-now.com/api/now/table/x?X-SN-APIKEY=old&sysparm_offset=2")
+///     .body(()).unwrap().into_parts();
+/// key.authenticate(&mut parts).await.unwrap();
+/// assert_eq!(parts.uri.query(), Some("sysparm_offset=2&x-sn-apikey=a%26b%3Dc"));
 /// # });
 /// ```
 #[derive(Clone)]
@@ -113,9 +119,24 @@ impl ApiKey {
         let value = utf8_percent_encode(self.key.expose_secret(), QUERY_VALUE);
         let name = utf8_percent_encode(self.name.as_str(), QUERY_VALUE);
         let path = uri.path();
-        let pq = match uri.query() {
-            Some(q) if !q.is_empty() => format!("{path}?{q}&{name}={value}"),
-            _ => format!("{path}?{name}={value}"),
+        // A parameter of the same name already there (a URL taken from a `Link` header echoes
+        // the key it was sent with) is replaced, not repeated.
+        let kept: Vec<&str> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| {
+                let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+                !pair.is_empty()
+                    && !percent_encoding::percent_decode_str(key)
+                        .decode_utf8_lossy()
+                        .eq_ignore_ascii_case(self.name.as_str())
+            })
+            .collect();
+        let pq = if kept.is_empty() {
+            format!("{path}?{name}={value}")
+        } else {
+            format!("{path}?{}&{name}={value}", kept.join("&"))
         };
         let pq = PathAndQuery::try_from(pq)
             .map_err(|_| AuthError::InvalidCredential { what: "API key" })?;

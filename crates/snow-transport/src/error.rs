@@ -286,9 +286,18 @@ fn describe(err: &(dyn StdError + 'static)) -> String {
 }
 
 fn classify(err: BoxError, connect: bool) -> TransportError {
-    let message = describe(&*err);
+    let mut message = describe(&*err);
     let tls = chain(&*err).find_map(|e| e.downcast_ref::<rustls::Error>().cloned());
     if let Some(tls) = tls {
+        if matches!(
+            tls,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+        ) {
+            message.push_str(
+                " (the server answered something other than TLS: if it speaks plain HTTP, \
+                 use an http:// URL)",
+            );
+        }
         let kind = match tls {
             rustls::Error::InvalidCertificate(_) => TlsFailure::CertificateVerification,
             _ => TlsFailure::Handshake,

@@ -18,7 +18,8 @@ pub enum LongRetryAfter {
 ///
 /// A request is retried when the answer is `429 Too Many Requests` (waiting as long as its
 /// `Retry-After` says, in seconds or as an HTTP date, up to [`max_retry_after`](Self::max_retry_after)),
-/// `502`, `503` (also honouring `Retry-After`) or `504`, or when no connection could be made; and
+/// `502`, `503` (also honouring `Retry-After`) or `504`, when no connection could be made or the
+/// connection dropped before a response arrived; and
 /// when a `GET` or `HEAD` is answered `202 Accepted`, which is how ServiceNow rejects a request
 /// whose session is busy with another one (session synchronisation; can be turned off with
 /// [`retry_session_rejected`](Self::retry_session_rejected)).

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestCa, reply, serve_tls};
+use common::{TestCa, reply, serve, serve_tls};
 use http::{Request, Version};
 use snow_transport::{Body, BuildError, RetryConfig, TlsConfig, Transport, TransportError};
 
@@ -35,6 +35,17 @@ async fn default_roots_refuse_an_unknown_ca_with_a_clear_error() {
     // Not retried: a certificate does not get better by asking again.
     assert!(!err.is_retryable());
     assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_server_says_to_use_http() {
+    let server = serve(|_, _| async { reply(200, "{}") }).await;
+    let plain = server.url();
+    let https: snow_transport::Instance = plain.replacen("http://", "https://", 1).parse().unwrap();
+    let t = Transport::builder(https).build().unwrap();
+    let err = get(&t).await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("use an http:// URL"), "{err}");
 }
 
 #[tokio::test]

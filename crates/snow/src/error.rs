@@ -215,6 +215,15 @@ impl fmt::Display for ApiText<'_> {
         if let Some(t) = self.transaction_id {
             write!(f, " (transaction {t})")?;
         }
+        match self.status {
+            StatusCode::UNAUTHORIZED => f.write_str(
+                "; check the credentials (user name and password, API key or token) and that the account is active",
+            )?,
+            StatusCode::FORBIDDEN => {
+                f.write_str("; the account lacks the role or ACL this needs on the instance")?;
+            }
+            _ => {}
+        }
         Ok(())
     }
 }

@@ -93,6 +93,7 @@ pub use attachment::{Attachment, Attachments};
 pub use client::Client;
 pub use error::Error;
 pub use list::{CountCheck, ListRequest, Page, RecordStream};
+pub use params::DisplayValue;
 pub use record::{Field, FieldValue, Record};
 pub use resource::{Resource, ResourceRequest, ResourceResponse};
 pub use snow_core::Instance;

@@ -344,29 +344,20 @@ impl ListRequest {
             Ok(x) => x,
             Err(e) => return RecordStream::failed(e),
         };
+        let plan = Plan {
+            start: self.offset,
+            limit: self.limit,
+            page: self.page_size,
+            no_count: self.no_count,
+            concurrency: self.concurrency,
+            ordered: self.ordered,
+        };
         let pages = if self.keyset {
-            keyset_pages::<T>(
-                fetcher,
-                query,
-                self.offset,
-                self.limit,
-                self.page_size,
-                self.no_count,
-            )
+            keyset_pages::<T>(fetcher, query, plan)
+        } else if self.follow_links {
+            link_pages::<T>(fetcher, query, plan)
         } else {
-            let plan = Plan {
-                start: self.offset,
-                limit: self.limit,
-                page: self.page_size,
-                no_count: self.no_count,
-                concurrency: self.concurrency,
-                ordered: self.ordered,
-            };
-            if self.follow_links {
-                link_pages::<T>(fetcher, query, plan)
-            } else {
-                offset_pages::<T>(fetcher, query, plan)
-            }
+            offset_pages::<T>(fetcher, query, plan)
         };
         RecordStream::new(pages, count_check)
     }
@@ -544,6 +535,9 @@ impl BufferPool {
         }
     }
 }
+
+/// How many times one page is asked again after its body could not be read to the end.
+const MAX_DROPPED_READS: u32 = 2;
 
 /// Most bytes reserved up front from a response's announced length.
 const MAX_RESERVE: usize = 64 * 1024 * 1024;
@@ -784,6 +778,7 @@ impl Fetcher {
     ) -> Result<Fetched<T>, Error> {
         let mut size = size.max(1);
         let mut retries = 0;
+        let mut dropped = 0;
         loop {
             let params = self
                 .params
@@ -791,7 +786,18 @@ impl Fetcher {
                 .query(query.clone())
                 .limit(size)
                 .offset(offset);
-            let resp = get_list(&self.client, &self.segments, &params, Some(&self.pool)).await?;
+            let resp = match get_list(&self.client, &self.segments, &params, Some(&self.pool)).await
+            {
+                Ok(resp) => resp,
+                // The connection dropped while the page was being read (the transport retries
+                // only failures before a response): a GET is safe to ask again.
+                Err(e @ Error::Transport { .. }) if dropped < MAX_DROPPED_READS => {
+                    dropped += 1;
+                    tracing::warn!(offset, size, error = %e, "page read failed; asking again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let raw = resp.raw();
             match raw.list_spans() {
                 Ok(spans) => {
@@ -907,6 +913,9 @@ struct PageOut<T> {
     expected: Option<u64>,
 }
 
+/// How a stream pages: where it starts, how many records in all and per request, whether
+/// `X-Total-Count` is meaningful, and how many pages may be in flight (offset paging only).
+#[derive(Debug, Clone, Copy)]
 struct Plan {
     start: u64,
     limit: Option<u64>,
@@ -1010,14 +1019,18 @@ where
 fn keyset_pages<T>(
     f: Arc<Fetcher>,
     q: Query,
-    start: u64,
-    limit: Option<u64>,
-    page: u64,
-    no_count: bool,
+    plan: Plan,
 ) -> BoxStream<'static, Result<PageOut<T>, Error>>
 where
     T: DeserializeOwned + Send + 'static,
 {
+    let Plan {
+        start,
+        limit,
+        page,
+        no_count,
+        ..
+    } = plan;
     struct State {
         last: Option<String>,
         remaining: Option<u64>,

@@ -92,6 +92,26 @@ async fn upload_list_download_delete() {
             .len(),
         1
     );
+    // Deleting the record takes its remaining attachment with it (as on a real instance).
+    let left = att
+        .for_record("incident", &id)
+        .all::<Attachment>()
+        .await
+        .unwrap()
+        .remove(0);
+    c.table("incident").delete(&id).await.unwrap();
+    let err = att.get(&left.sys_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND), "{err:?}");
+    let err = att.download(&left.sys_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND), "{err:?}");
+    let id = c
+        .table("incident")
+        .create(&serde_json::json!({"short_description": "for bad input"}))
+        .await
+        .unwrap()
+        .sys_id()
+        .unwrap()
+        .to_owned();
 
     // Bad input is refused before sending.
     let err = att

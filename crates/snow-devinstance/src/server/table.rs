@@ -351,8 +351,32 @@ fn delete(req: &Req, table: &str, sys_id: &str) -> Resp {
     if !req.caller_role().is_some_and(|r| r.can_delete()) {
         return respond::acl("Delete");
     }
-    match req.state.db_mut().delete(table, sys_id) {
-        Ok(()) => respond::empty(StatusCode::NO_CONTENT),
-        Err(e) => db_error(&e),
+    let mut db = req.state.db_mut();
+    if let Err(e) = db.delete(table, sys_id) {
+        return db_error(&e);
     }
+    // As on a real instance, a record's attachments go with it (metadata and content).
+    let attachments: Vec<String> = db
+        .list(
+            "sys_attachment",
+            &format!("table_sys_id={sys_id}"),
+            &EvalCtx::system(),
+            0,
+            usize::MAX,
+        )
+        .map(|l| l.rows.iter().map(|r| r.sys_id().to_owned()).collect())
+        .unwrap_or_default();
+    for id in &attachments {
+        let _ = db.delete("sys_attachment", id);
+    }
+    drop(db);
+    let mut blobs = req
+        .state
+        .blobs
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for id in &attachments {
+        blobs.remove(id.as_str());
+    }
+    respond::empty(StatusCode::NO_CONTENT)
 }

@@ -131,7 +131,10 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
                 _ => return None,
             },
             Err(e) => match e.downcast_ref::<TransportError>() {
-                Some(TransportError::Connect { .. }) => self.backoff(),
+                // No connection, or the connection dropped before a response came (a reset,
+                // a server closing a kept-alive connection): only requests allowed above (an
+                // idempotent method, or one marked RetryNonIdempotent) get here.
+                Some(TransportError::Connect { .. } | TransportError::Io { .. }) => self.backoff(),
                 _ => return None,
             },
         };
