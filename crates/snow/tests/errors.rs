@@ -17,6 +17,21 @@ async fn first(c: &Client) -> Result<Record, Error> {
     c.table("incident").list().first().await
 }
 
+/// POSTs the dev instance has logged on the incident table.
+fn posts(dev: &DevInstance) -> usize {
+    log_for(dev, T)
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+}
+
+fn sys_ids(records: &[Record]) -> Vec<Option<String>> {
+    records
+        .iter()
+        .map(|r| r.sys_id().map(str::to_owned))
+        .collect()
+}
+
 #[tokio::test]
 async fn hibernation_page_is_detected() {
     let dev = start(5).await;
@@ -129,12 +144,6 @@ async fn session_rejection_server_errors_and_truncated_bodies() {
     admin.set_faults(vec![
         FaultRule::new(FaultKind::SessionRejected, Trigger::Always).path_prefix(T),
     ]);
-    let posts = |dev: &DevInstance| {
-        log_for(dev, T)
-            .iter()
-            .filter(|r| r.method == "POST")
-            .count()
-    };
     let before = posts(&dev);
     let err = retrying
         .table("incident")
@@ -209,11 +218,6 @@ async fn session_rejection_server_errors_and_truncated_bodies() {
             .all()
             .await
             .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
-        let sys_ids = |v: &[Record]| {
-            v.iter()
-                .map(|r| r.sys_id().map(str::to_owned))
-                .collect::<Vec<_>>()
-        };
         assert_eq!(sys_ids(&paged), sys_ids(&whole), "{kind:?}");
         // Some requests were really dropped and asked again (3 pages, more requests).
         assert!(
@@ -225,20 +229,14 @@ async fn session_rejection_server_errors_and_truncated_bodies() {
     admin.set_faults(vec![
         FaultRule::new(FaultKind::ConnectionReset, Trigger::Always).path_prefix(T),
     ]);
-    let posts = || {
-        log_for(&dev, T)
-            .iter()
-            .filter(|r| r.method == "POST")
-            .count()
-    };
-    let before = posts();
+    let before = posts(&dev);
     let err = client(&dev, "admin")
         .table("incident")
         .create(&serde_json::json!({"short_description": "once"}))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
-    assert_eq!(posts(), before + 1);
+    assert_eq!(posts(&dev), before + 1);
     dev.shutdown().await.unwrap();
 }
 
@@ -259,11 +257,6 @@ async fn a_page_whose_body_is_cut_off_is_fetched_again() {
         .all()
         .await
         .unwrap();
-    let sys_ids = |v: &[Record]| {
-        v.iter()
-            .map(|r| r.sys_id().map(str::to_owned))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(sys_ids(&paged), sys_ids(&whole));
     // Cut every time: after two more tries, the error.
     dev.admin().set_faults(vec![
