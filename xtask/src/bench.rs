@@ -77,7 +77,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
             "build",
             "--release",
             "-p",
-            "snow",
+            "snow-client",
             "--example",
             "bench_stream",
         ]),

@@ -226,6 +226,13 @@ fn peer(reuse_binary: bool) -> Result {
 fn demo() -> Result {
     run(
         "demo",
-        cargo().args(["run", "--locked", "-p", "snow", "--example", "quickstart"]),
+        cargo().args([
+            "run",
+            "--locked",
+            "-p",
+            "snow-client",
+            "--example",
+            "quickstart",
+        ]),
     )
 }

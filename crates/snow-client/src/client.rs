@@ -1,0 +1,277 @@
+//! [`Client`]: the entry point, bound to one instance, over any transport and authenticator.
+
+use std::fmt;
+#[cfg(any(feature = "basic", feature = "oauth"))]
+use std::str::FromStr;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use snow_core::{Authenticator, Instance};
+use snow_transport::{Body, ResponseBody, RetryNonIdempotent, Transport};
+
+use crate::Error;
+use crate::attachment::Attachments;
+use crate::resource::Resource;
+use crate::response::RawResponse;
+use crate::table::Table;
+
+/// A ServiceNow client: one instance, one transport (connection pool, TLS, retry, timeouts,
+/// authentication). Cloning is cheap and clones share everything.
+///
+/// Build one with a short constructor ([`Client::basic`], [`Client::api_key`],
+/// [`Client::bearer`], [`Client::oauth_password`]), from an [`Instance`] and any
+/// [`Authenticator`] ([`Client::with_auth`]), or from a [`Transport`] you configured yourself
+/// ([`Client::new`]: your own TLS roots, proxy, retry policy, tower layers or inner service —
+/// the Rust form of pysnow's custom session).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use snow_client::transport::{RetryConfig, Transport};
+/// use snow_client::{Client, Instance, basic::BasicAuth};
+///
+/// # fn demo() -> Result<(), snow_client::Error> {
+/// // The common case: an instance name (or host, or URL), a user and a password.
+/// let client = Client::basic("acme", "admin", "s3cret")?;
+///
+/// // The custom-session case: any transport setting, any authenticator.
+/// let transport = Transport::builder(Instance::from_name("acme")?)
+///     .auth(BasicAuth::new("admin", "s3cret"))
+///     .timeout(Duration::from_secs(20))
+///     .retry(RetryConfig::default().max_attempts(5))
+///     .build()?;
+/// let client = Client::new(transport);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+/// Parses an instance given as a name (`acme`), a host (`acme.example.com:8443`) or a full URL
+/// (`https://acme.service-now.com`, `http://127.0.0.1:8080`).
+#[cfg(any(feature = "basic", feature = "oauth"))]
+fn parse_instance(instance: &str) -> Result<Instance, Error> {
+    Instance::from_str(instance).map_err(Error::from)
+}
+
+impl Client {
+    /// A client over an already built transport.
+    pub fn new(transport: Transport) -> Self {
+        Self { transport }
+    }
+
+    /// A client for `instance` authenticating with `auth` (any [`Authenticator`], including a
+    /// third party's), over a transport with default settings.
+    pub fn with_auth(instance: Instance, auth: impl Authenticator) -> Result<Self, Error> {
+        Ok(Self::new(Transport::builder(instance).auth(auth).build()?))
+    }
+
+    /// Basic auth: `Client::basic("acme", "admin", "s3cret")`. The instance may be a name, a
+    /// host or a full URL.
+    #[cfg(feature = "basic")]
+    pub fn basic(
+        instance: &str,
+        user: impl Into<String>,
+        password: impl Into<snow_core::secret::SecretString>,
+    ) -> Result<Self, Error> {
+        Self::with_auth(
+            parse_instance(instance)?,
+            snow_basic::BasicAuth::new(user, password),
+        )
+    }
+
+    /// A ServiceNow API key, sent in the `x-sn-apikey` header.
+    #[cfg(feature = "basic")]
+    pub fn api_key(
+        instance: &str,
+        key: impl Into<snow_core::secret::SecretString>,
+    ) -> Result<Self, Error> {
+        Self::with_auth(parse_instance(instance)?, snow_basic::ApiKey::new(key))
+    }
+
+    /// A bearer token obtained elsewhere.
+    #[cfg(feature = "basic")]
+    pub fn bearer(
+        instance: &str,
+        token: impl Into<snow_core::secret::SecretString>,
+    ) -> Result<Self, Error> {
+        Self::with_auth(
+            parse_instance(instance)?,
+            snow_basic::BearerToken::new(token),
+        )
+    }
+
+    /// OAuth 2 with the password grant: the token is fetched on first use from
+    /// `/oauth_token.do`, cached, and renewed before it expires and after a `401`.
+    #[cfg(feature = "oauth")]
+    pub fn oauth_password(
+        instance: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<snow_core::secret::SecretString>,
+        user: impl Into<String>,
+        password: impl Into<snow_core::secret::SecretString>,
+    ) -> Result<Self, Error> {
+        let (user, password) = (user.into(), password.into());
+        Self::oauth(instance, client_id, client_secret, move |b| {
+            b.password(user, password)
+        })
+    }
+
+    /// OAuth 2 with any grant or option of [`oauth::OAuthBuilder`](crate::oauth::OAuthBuilder)
+    /// (client credentials, JWT bearer, a stored token, a token updater...), over a transport
+    /// with default settings. Token calls and API calls share one connection pool.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), snow_client::Error> {
+    /// let client = snow_client::Client::oauth("acme", "my-client", "my-secret", |b| b.client_credentials())?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "oauth")]
+    pub fn oauth(
+        instance: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<snow_core::secret::SecretString>,
+        configure: impl FnOnce(snow_oauth::OAuthBuilder) -> snow_oauth::OAuthBuilder,
+    ) -> Result<Self, Error> {
+        let transport = Transport::builder(parse_instance(instance)?).build()?;
+        Self::oauth_over(transport, client_id, client_secret, configure)
+    }
+
+    /// OAuth 2 over a transport you configured (TLS roots, client certificate, proxy, timeouts):
+    /// the token calls to `/oauth_token.do` go through that same transport, with its settings and
+    /// its connection pool, and the API calls are authenticated with the resulting tokens.
+    /// Any authenticator already set on `transport` is replaced for the API calls.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use snow_client::transport::{Proxy, Transport};
+    /// use snow_client::{Client, Instance};
+    ///
+    /// # fn demo() -> Result<(), snow_client::Error> {
+    /// let transport = Transport::builder(Instance::from_name("acme")?)
+    ///     .proxy(Proxy::http("http://proxy.corp.example:3128"))
+    ///     .timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// let client = Client::oauth_over(transport, "my-client", "my-secret", |b| {
+    ///     b.password("integration.user", "s3cret")
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "oauth")]
+    pub fn oauth_over(
+        transport: Transport,
+        client_id: impl Into<String>,
+        client_secret: impl Into<snow_core::secret::SecretString>,
+        configure: impl FnOnce(snow_oauth::OAuthBuilder) -> snow_oauth::OAuthBuilder,
+    ) -> Result<Self, Error> {
+        let builder = snow_oauth::OAuth::builder(transport.instance(), client_id, client_secret)
+            .exchange(std::sync::Arc::new(transport.clone()));
+        let auth = configure(builder).build().map_err(|e| Error::Config {
+            message: e.to_string(),
+        })?;
+        Ok(Self::new(transport.with_auth(auth)))
+    }
+
+    /// The instance this client talks to.
+    pub fn instance(&self) -> &Instance {
+        self.transport.instance()
+    }
+
+    /// The transport underneath (to send raw requests or reuse its connections).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The Table API for `table` (`/api/now/table/{table}`). The name is percent-encoded as one
+    /// path segment; an empty name, `.` or `..` fails at the first call.
+    pub fn table(&self, table: impl Into<String>) -> Table {
+        Table::new(self.clone(), table.into())
+    }
+
+    /// Any API path under the instance, such as `/api/now/stats/incident` or
+    /// `/api/x_acme/v1/orders`: pysnow's `resource(api_path=...)` with `request()`.
+    pub fn resource(&self, api_path: impl Into<String>) -> Resource {
+        Resource::new(self.clone(), api_path.into())
+    }
+
+    /// The Attachment API (`/api/now/attachment`).
+    pub fn attachments(&self) -> Attachments {
+        Attachments::new(self.clone())
+    }
+
+    /// Sends a request through the transport.
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<Body>,
+        retry_non_idempotent: bool,
+    ) -> Result<Response<ResponseBody>, Error> {
+        if retry_non_idempotent {
+            req.extensions_mut().insert(RetryNonIdempotent);
+        }
+        Ok(self.transport.send(req).await?)
+    }
+
+    /// Sends a request and reads the whole answer (at most the transport's body cap).
+    pub(crate) async fn send_buffered(
+        &self,
+        req: Request<Body>,
+        retry_non_idempotent: bool,
+    ) -> Result<Buffered, Error> {
+        let method = req.method().clone();
+        let resp = self.send(req, retry_non_idempotent).await?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect_bytes().await?;
+        Ok(Buffered {
+            method,
+            parts,
+            body,
+        })
+    }
+}
+
+/// A response read into memory.
+#[derive(Debug)]
+pub(crate) struct Buffered {
+    pub(crate) method: Method,
+    pub(crate) parts: http::response::Parts,
+    pub(crate) body: Bytes,
+}
+
+impl Buffered {
+    pub(crate) fn raw(&self) -> RawResponse<'_> {
+        RawResponse::new(
+            &self.method,
+            self.parts.status,
+            &self.parts.headers,
+            &self.body,
+        )
+    }
+}
+
+/// A JSON request body, checked to be an object (ServiceNow records are objects).
+pub(crate) fn json_object_body(payload: &impl serde::Serialize) -> Result<Bytes, Error> {
+    let value = serde_json::to_value(payload).map_err(|e| {
+        Error::invalid_input(format!("the payload could not be serialised as JSON: {e}"))
+    })?;
+    if !value.is_object() {
+        return Err(Error::invalid_input(
+            "the payload must serialise to a JSON object (a record), not an array or a scalar",
+        ));
+    }
+    serde_json::to_vec(&value)
+        .map(Bytes::from)
+        .map_err(|e| Error::invalid_input(format!("the payload could not be serialised: {e}")))
+}
+
+/// A URL that could not be built from caller input.
+pub(crate) fn url_error(e: snow_core::InstanceError) -> Error {
+    Error::invalid_input(e.to_string())
+}

@@ -1,0 +1,117 @@
+//! A ServiceNow REST client: Table, Attachment and any other API, typed records, a safe
+//! encoded-query builder and streaming pages — over any transport and any authenticator.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use futures_util::TryStreamExt;
+//! use serde_json::json;
+//! use snow_client::{Client, Record, query::field};
+//!
+//! # async fn demo() -> Result<(), snow_client::Error> {
+//! let client = Client::basic("acme", "admin", "s3cret")?; // or a host, or a full URL
+//! let incidents = client.table("incident");
+//!
+//! // Five open priority-1 incidents, newest first.
+//! let top: Vec<Record> = incidents
+//!     .list()
+//!     .query((field("active").eq(true) & field("priority").eq(1)).order_by_desc("sys_created_on"))
+//!     .fields(["number", "short_description", "caller_id.name"])
+//!     .limit(5)
+//!     .all()
+//!     .await?;
+//!
+//! // Every incident, page by page, in bounded memory.
+//! let mut all = incidents.list().page_size(1000).stream::<Record>();
+//! while let Some(r) = all.try_next().await? {
+//!     let _ = r.str("number");
+//! }
+//!
+//! // Write.
+//! let created = incidents.create(&json!({"short_description": "Printer on fire"})).await?;
+//! let id = created.sys_id().unwrap_or_default().to_owned();
+//! incidents.update(&id, &json!({"urgency": "1"})).await?;
+//! incidents.delete(&id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Parts
+//!
+//! - [`Client`]: one instance and one transport; [`Client::basic`] and friends for the common
+//!   cases, [`Client::with_auth`] for any [`Authenticator`](core::Authenticator), [`Client::new`]
+//!   for a [`Transport`](transport::Transport) you built (TLS, proxy, retry, your own layers).
+//! - [`table`]: [`Table`] with `get`, `list`, `create`, `update` (PATCH or PUT), `delete`,
+//!   `update_where`/`delete_where`; each call carries its own parameters.
+//! - [`list`]: the paging [`RecordStream`] (bounded memory, stable order, count check, keyset
+//!   paging, concurrent pages, retry of cancelled transactions) and the buffered [`Page`];
+//!   `one()`, `first()`, `one_or_none()`, `first_or_none()` and `all()` on both.
+//! - [`resource`]: any API path, any method, extra query parameters and headers.
+//! - [`attachment`]: list, upload (raw, content type guessed), streamed download, delete.
+//! - [`query`]: the encoded-query builder. Conditions combine with `&` and `|`;
+//!   a value that could widen the query (`^`, commas in `IN` lists, line breaks, `@` in ranges,
+//!   stray `javascript:`) is escaped or refused with an error naming it, and any built query
+//!   parses back into the same structure with [`query::Query::parse`].
+//! - [`params`]: `sysparm_*` parameters as owned values, booleans lowercase.
+//! - [`record`]: a dynamic [`Record`] and the [`Field`] type for `sysparm_display_value=all`
+//!   (value, display value, link), reading every shape the Table API sends.
+//! - [`response`]: decoding an answer into the caller's serde type or one typed [`Error`]:
+//!   ServiceNow's error envelope, a transaction cancelled mid-stream, a truncated body, the
+//!   hibernation page, rate limiting and session rejection.
+//! - [`Error`]: the crate's one error type, with [`Error::is_retryable`] and [`Error::status`].
+//!
+//! Features: `basic` (re-exports snow-basic as [`basic`]) and `oauth` (snow-oauth as `oauth`)
+//! are on by default; `chrono` accepts chrono types in queries; `native-roots` trusts the
+//! operating system's certificates.
+//!
+//! ```
+//! use snow_client::params::{DisplayValue, ListParams};
+//! use snow_client::query::field;
+//!
+//! let params = ListParams::new()
+//!     .query(field("active").eq(true) & field("priority").le(2))
+//!     .fields(["number", "caller_id.email"])
+//!     .display_value(DisplayValue::All)
+//!     .limit(100);
+//! let pairs = params.to_pairs()?;
+//! assert_eq!(pairs[0], ("sysparm_query", "active=true^priority<=2".to_owned()));
+//! # Ok::<(), snow_client::Error>(())
+//! ```
+
+pub mod attachment;
+mod client;
+pub mod error;
+pub mod list;
+pub mod params;
+pub mod query;
+pub mod record;
+pub mod resource;
+pub mod response;
+mod sys_id;
+pub mod table;
+
+pub use attachment::{Attachment, Attachments};
+pub use client::Client;
+pub use error::Error;
+pub use list::{CountCheck, ListRequest, Page, RecordStream};
+pub use params::DisplayValue;
+pub use record::{Field, FieldValue, Record};
+pub use resource::{Resource, ResourceRequest, ResourceResponse};
+pub use snow_core::Instance;
+pub use sys_id::{InvalidSysId, SysId};
+pub use table::Table;
+
+/// snow-basic: Basic auth, API keys, bearer tokens.
+#[cfg(feature = "basic")]
+pub use snow_basic as basic;
+/// snow-core: [`Instance`], the [`Authenticator`](snow_core::Authenticator) trait, secrets.
+pub use snow_core as core;
+/// snow-oauth: OAuth 2 grants and the token cache.
+#[cfg(feature = "oauth")]
+pub use snow_oauth as oauth;
+/// snow-transport: [`Transport`](snow_transport::Transport), TLS, proxy, retry settings.
+pub use snow_transport as transport;
+
+/// Shortens a value quoted in an error message.
+pub(crate) fn query_quote(s: &str) -> String {
+    query::quote_for_error(s)
+}

@@ -1,0 +1,254 @@
+//! Dynamic records: [`Record`], [`FieldValue`] and [`Field`].
+//!
+//! Use these when the fields are not known at compile time, or use [`Field`] as the type of each
+//! member of your own serde struct to keep value, display value and link together.
+//!
+//! ```
+//! use snow_client::Record;
+//! let r: Record = serde_json::from_str(r#"{
+//!     "number": "INC0010001",
+//!     "active": "true",
+//!     "priority": {"display_value": "1 - Critical", "value": "1"},
+//!     "caller_id": {"link": "https://acme.service-now.com/api/now/table/sys_user/5137153cc611227c000bbd1bd8cd2005", "value": "5137153cc611227c000bbd1bd8cd2005"},
+//!     "opened_at": "2016-01-19 04:51:19"
+//! }"#)?;
+//! assert_eq!(r.str("number"), Some("INC0010001"));
+//! assert_eq!(r.bool("active")?, Some(true));
+//! assert_eq!(r.i64("priority")?, Some(1));
+//! assert_eq!(r.get("priority").and_then(|f| f.display_value()), Some("1 - Critical"));
+//! assert!(r.get("caller_id").and_then(|f| f.link()).is_some());
+//! assert_eq!(r.datetime("opened_at")?.map(|d| d.unix_timestamp()), Some(1453179079));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod field;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, Serializer};
+use time::{Date, OffsetDateTime};
+
+pub use field::{Field, ValueError};
+
+use crate::Error;
+
+/// The value of one member of a [`Record`]: a Table-API field, or other JSON (for APIs whose
+/// records are not flat strings).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FieldValue {
+    /// A string, or one of the `{value, display_value, link}` objects.
+    Field(Field),
+    /// Anything else: nested objects, arrays (from non-Table APIs).
+    Json(serde_json::Value),
+}
+
+impl FieldValue {
+    /// The field form, if this is one.
+    pub fn as_field(&self) -> Option<&Field> {
+        match self {
+            FieldValue::Field(f) => Some(f),
+            FieldValue::Json(_) => None,
+        }
+    }
+    /// The stored value.
+    pub fn value(&self) -> Option<&str> {
+        self.as_field().and_then(Field::value)
+    }
+    /// The display value.
+    pub fn display_value(&self) -> Option<&str> {
+        self.as_field().and_then(Field::display_value)
+    }
+    /// The link of a reference.
+    pub fn link(&self) -> Option<&str> {
+        self.as_field().and_then(Field::link)
+    }
+    /// The value, or the display value when only that was sent.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_field().and_then(Field::as_str)
+    }
+}
+
+impl From<Field> for FieldValue {
+    fn from(f: Field) -> Self {
+        FieldValue::Field(f)
+    }
+}
+
+impl Serialize for FieldValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FieldValue::Field(f) => f.serialize(s),
+            FieldValue::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+struct FieldValueVisitor;
+
+impl<'de> Visitor<'de> for FieldValueVisitor {
+    type Value = FieldValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::new(v)))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::new(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::new(v.to_string())))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::new(v.to_string())))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::new(v.to_string())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::new(v.to_string())))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::default()))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<FieldValue, E> {
+        Ok(FieldValue::Field(Field::default()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FieldValue, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(FieldValue::Json(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldValue, A::Error> {
+        use serde::Deserialize as _;
+        let v = serde_json::Map::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(match Field::from_object(&v) {
+            Some(f) => FieldValue::Field(f),
+            None => FieldValue::Json(serde_json::Value::Object(v)),
+        })
+    }
+}
+
+use serde::Deserialize as _;
+
+impl<'de> serde::Deserialize<'de> for FieldValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldValueVisitor)
+    }
+}
+
+/// A record as a map of field name to [`FieldValue`], sorted by name. Dot-walked fields keep
+/// their dotted name (`caller_id.email`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Record(BTreeMap<String, FieldValue>);
+
+impl Record {
+    /// An empty record (to fill and send).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The member `name`.
+    pub fn get(&self, name: &str) -> Option<&FieldValue> {
+        self.0.get(name)
+    }
+
+    /// Sets a member, returning the previous one.
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<Field>,
+    ) -> Option<FieldValue> {
+        self.0.insert(name.into(), FieldValue::Field(value.into()))
+    }
+
+    /// Removes a member.
+    pub fn remove(&mut self, name: &str) -> Option<FieldValue> {
+        self.0.remove(name)
+    }
+
+    /// The members, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldValue)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The record's `sys_id` value.
+    pub fn sys_id(&self) -> Option<&str> {
+        self.str("sys_id")
+    }
+
+    /// The value (or display value when only that was sent) of `name`.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(FieldValue::as_str)
+    }
+
+    fn typed<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&Field) -> Result<Option<T>, ValueError>,
+    ) -> Result<Option<T>, Error> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(FieldValue::Field(f)) => read(f).map_err(|e| Error::Decode {
+                path: name.to_owned(),
+                source: Box::new(e),
+            }),
+            Some(FieldValue::Json(_)) => Err(Error::Decode {
+                path: name.to_owned(),
+                source: "the member is nested JSON, not a field value".into(),
+            }),
+        }
+    }
+
+    /// `name` as a boolean; `Ok(None)` when absent or empty, [`Error::Decode`] naming the field
+    /// when it is not `true`/`false`.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        self.typed(name, Field::as_bool)
+    }
+
+    /// `name` as an integer.
+    pub fn i64(&self, name: &str) -> Result<Option<i64>, Error> {
+        self.typed(name, Field::as_i64)
+    }
+
+    /// `name` as a date (`yyyy-MM-dd`).
+    pub fn date(&self, name: &str) -> Result<Option<Date>, Error> {
+        self.typed(name, Field::as_date)
+    }
+
+    /// `name` as a UTC date and time (`yyyy-MM-dd HH:mm:ss`).
+    pub fn datetime(&self, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+        self.typed(name, Field::as_datetime)
+    }
+}
+
+impl FromIterator<(String, FieldValue)> for Record {
+    fn from_iter<I: IntoIterator<Item = (String, FieldValue)>>(iter: I) -> Self {
+        Record(iter.into_iter().collect())
+    }
+}
+
+impl IntoIterator for Record {
+    type Item = (String, FieldValue);
+    type IntoIter = std::collections::btree_map::IntoIter<String, FieldValue>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests;

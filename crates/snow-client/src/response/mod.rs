@@ -1,0 +1,602 @@
+//! Decoding ServiceNow answers from status, headers and body bytes.
+//!
+//! Pure functions over an already-read response, so every case is testable without HTTP:
+//!
+//! - `{"result": ...}` (object or array) → the caller's serde type; a decoding failure is
+//!   [`Error::Decode`] naming the JSON path (`result[3].priority`).
+//! - `{"error":{"message","detail"},"status":"failure"}` at any status → [`Error::Api`]
+//!   (`detail` may be a string, `""`, `null` or missing).
+//! - a 2xx with a top-level `error` after a `result` → [`Error::TransactionCancelled`] with the
+//!   number of records that arrived; JSON cut off mid-way → [`Error::TruncatedResponse`].
+//! - the developer-instance hibernation page → [`Error::InstanceUnavailable`] `{hibernating: true}`.
+//! - other non-JSON bodies → [`Error::UnexpectedResponse`] with a short, credential-free excerpt.
+//! - `202` to a GET → [`Error::SessionRejected`]; `429` → [`Error::RateLimited`] with `Retry-After`.
+//!
+//! ```
+//! use snow_client::response::RawResponse;
+//! use snow_client::{Error, Record};
+//! let headers = http::HeaderMap::new();
+//! let body = br#"{"result":[{"number":"INC1"},{"number":"INC2"}]}"#;
+//! let r = RawResponse::new(&http::Method::GET, http::StatusCode::OK, &headers, body);
+//! let records: Vec<Record> = r.decode_list()?;
+//! assert_eq!(records[1].str("number"), Some("INC2"));
+//!
+//! let body = br#"{"error":{"message":"No Record found","detail":null},"status":"failure"}"#;
+//! let r = RawResponse::new(&http::Method::GET, http::StatusCode::NOT_FOUND, &headers, body);
+//! assert!(matches!(r.decode_one::<Record>(), Err(Error::Api { .. })));
+//! # Ok::<(), Error>(())
+//! ```
+
+mod excerpt;
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::ops::Range;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, StatusCode};
+use serde::Deserialize;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+
+use serde_json::value::RawValue;
+
+use crate::Error;
+
+/// Longest `message` / `detail` text kept from an error body.
+const MAX_TEXT: usize = 2000;
+
+/// The markers of the developer-instance hibernation page.
+const HIBERNATION_MARKERS: [&str; 2] =
+    ["Instance Hibernating page", "Your instance is hibernating"];
+
+/// A response that has been read: method of the request, status, headers and body.
+#[derive(Clone, Copy, Debug)]
+pub struct RawResponse<'a> {
+    method: &'a Method,
+    status: StatusCode,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+/// ServiceNow's `error` member.
+#[derive(Debug, Default)]
+struct ErrorBody {
+    message: String,
+    detail: Option<String>,
+}
+
+fn clip(s: String) -> String {
+    if s.chars().count() > MAX_TEXT {
+        let mut c: String = s.chars().take(MAX_TEXT).collect();
+        c.push('…');
+        c
+    } else {
+        s
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorBody {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            message: Option<serde_json::Value>,
+            detail: Option<serde_json::Value>,
+        }
+        let text = |v: Option<serde_json::Value>| match v {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
+            Some(serde_json::Value::String(s)) => Some(clip(s)),
+            Some(other) => Some(clip(other.to_string())),
+        };
+        // Some APIs send `"error": "text"`; accept that as the message.
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::Object(_) => {
+                let raw = Raw::deserialize(v).map_err(de::Error::custom)?;
+                Ok(ErrorBody {
+                    message: text(raw.message).unwrap_or_default(),
+                    detail: text(raw.detail),
+                })
+            }
+            other => Ok(ErrorBody {
+                message: text(Some(other)).unwrap_or_default(),
+                detail: None,
+            }),
+        }
+    }
+}
+
+/// The success envelope, decoded in one pass.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    result: Option<T>,
+    error: Option<ErrorBody>,
+}
+
+/// What a tolerant second pass over the body found.
+#[derive(Debug, Default)]
+struct Scan {
+    rows: usize,
+    has_result: bool,
+    error: Option<ErrorBody>,
+    /// The body ended before the JSON did.
+    eof: bool,
+    /// The JSON was malformed (other than ending early), or not an object.
+    malformed: bool,
+}
+
+struct ScanVisitor<'a> {
+    rows: &'a Cell<usize>,
+    has_result: &'a Cell<bool>,
+    error: &'a RefCell<Option<ErrorBody>>,
+}
+
+struct CountSeed<'a>(&'a Cell<usize>);
+
+impl<'de> DeserializeSeed<'de> for CountSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CountSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a result")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            self.0.set(self.0.get() + 1);
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        self.0.set(1);
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for ScanVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "result" => {
+                    self.has_result.set(true);
+                    map.next_value_seed(CountSeed(self.rows))?;
+                }
+                "error" => {
+                    let e: ErrorBody = map.next_value()?;
+                    *self.error.borrow_mut() = Some(e);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scan(body: &[u8]) -> Scan {
+    let rows = Cell::new(0);
+    let has_result = Cell::new(false);
+    let error = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let outcome = de::Deserializer::deserialize_map(
+        &mut de,
+        ScanVisitor {
+            rows: &rows,
+            has_result: &has_result,
+            error: &error,
+        },
+    )
+    .and_then(|()| de.end());
+    let (eof, malformed) = match &outcome {
+        Ok(()) => (false, false),
+        Err(e) => (e.is_eof(), !e.is_eof()),
+    };
+    Scan {
+        rows: rows.get(),
+        has_result: has_result.get(),
+        error: error.into_inner(),
+        eof,
+        malformed,
+    }
+}
+
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+/// A result that is either one object or an array of them.
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record or an array of records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A list result located but not decoded: the records of an array, or one object.
+enum RawResult<'a> {
+    Many(Vec<&'a RawValue>),
+    One,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawResult<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawResult<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record or an array of records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(65_536));
+                while let Some(item) = seq.next_element::<&'a RawValue>()? {
+                    items.push(item);
+                }
+                Ok(RawResult::Many(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawResult::One)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The success envelope with the records left undecoded.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    result: Option<RawResult<'a>>,
+    error: Option<ErrorBody>,
+}
+
+/// The envelope of a single-object result, to find that object's bytes.
+#[derive(Deserialize)]
+struct OneEnvelope<'a> {
+    #[serde(borrow)]
+    result: &'a RawValue,
+}
+
+/// Where `part` (a sub-slice of `whole`) sits inside `whole`.
+fn span_in(whole: &[u8], part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.len()
+}
+
+/// Decodes the record at `index` of a list result from its own bytes (see
+/// [`RawResponse::list_spans`]); a failure names the path as a whole-body decode would
+/// (`result[3].priority`).
+///
+/// Records are decoded with plain serde_json; only a record that fails is decoded a second
+/// time with path tracking (which costs an allocation per key), to name where it failed.
+pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -> Result<T, Error> {
+    let first_error = match serde_json::from_slice::<T>(item) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    let de = &mut serde_json::Deserializer::from_slice(item);
+    let Err(pe) = serde_path_to_error::deserialize::<_, T>(de) else {
+        // Cannot happen (the same bytes decode the same way); report the first error.
+        return Err(Error::Decode {
+            path: format!("result[{index}]"),
+            source: Box::new(first_error),
+        });
+    };
+    let inner = pe.path().to_string();
+    let path = match inner.as_str() {
+        "" | "." => format!("result[{index}]"),
+        p if p.starts_with('[') => format!("result[{index}]{p}"),
+        p => format!("result[{index}].{p}"),
+    };
+    Err(Error::Decode {
+        path,
+        source: Box::new(pe.into_inner()),
+    })
+}
+
+impl<'a> RawResponse<'a> {
+    /// Wraps a read response. `method` is the request's method (a `202` means session rejection
+    /// only for GET).
+    pub fn new(
+        method: &'a Method,
+        status: StatusCode,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+    ) -> Self {
+        Self {
+            method,
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `X-Transaction-ID` header (worth logging with any failure).
+    pub fn transaction_id(&self) -> Option<&'a str> {
+        self.header("x-transaction-id")
+    }
+
+    /// The `X-Total-Count` header: how many records match the whole query.
+    pub fn total_count(&self) -> Option<u64> {
+        self.header("x-total-count")
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn content_type(&self) -> Option<String> {
+        self.header("content-type").map(crate::query_quote)
+    }
+
+    /// The `Retry-After` header: seconds, or an HTTP date (counted from now).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = self.header("retry-after")?.trim();
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        let at = httpdate::parse_http_date(v).ok()?;
+        Some(
+            at.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+
+    fn unexpected(&self, reason: &str) -> Error {
+        Error::UnexpectedResponse {
+            status: self.status,
+            content_type: self.content_type(),
+            reason: reason.to_owned(),
+            excerpt: excerpt::excerpt(self.body),
+        }
+    }
+
+    fn api(&self, e: ErrorBody) -> Error {
+        let transaction_id = self.transaction_id().map(crate::query_quote);
+        if self.status.is_success() && e.message.contains("Transaction cancelled") {
+            return Error::TransactionCancelled {
+                rows_received: 0,
+                message: e.message,
+                detail: e.detail,
+                transaction_id,
+            };
+        }
+        Error::Api {
+            status: self.status,
+            message: e.message,
+            detail: e.detail,
+            transaction_id,
+        }
+    }
+
+    /// Errors decided before looking at JSON: 202 on GET, 429, the hibernation page, non-JSON.
+    fn precheck(&self) -> Result<(), Error> {
+        if self.status == StatusCode::ACCEPTED && self.method == Method::GET {
+            return Err(Error::SessionRejected {
+                transaction_id: self.transaction_id().map(crate::query_quote),
+            });
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            let message = if looks_like_json(self.body) {
+                scan(self.body).error.map(|e| match e.detail {
+                    Some(d) => format!("{}: {d}", e.message),
+                    None => e.message,
+                })
+            } else {
+                None
+            };
+            return Err(Error::RateLimited {
+                retry_after: self.retry_after(),
+                message,
+            });
+        }
+        if !looks_like_json(self.body) {
+            let text = String::from_utf8_lossy(self.body);
+            if HIBERNATION_MARKERS.iter().any(|m| text.contains(m)) {
+                return Err(Error::InstanceUnavailable {
+                    hibernating: true,
+                    status: self.status,
+                });
+            }
+            return Err(if self.body.iter().all(u8::is_ascii_whitespace) {
+                self.unexpected("an empty body")
+            } else {
+                self.unexpected("a body that is not JSON")
+            });
+        }
+        Ok(())
+    }
+
+    /// Why a JSON body that did not decode as `T` failed, preferring ServiceNow's own error.
+    fn explain_failure(&self, decode_error: Option<Error>) -> Error {
+        let s = scan(self.body);
+        if let Some(e) = s.error {
+            if self.status.is_success() && s.has_result {
+                return Error::TransactionCancelled {
+                    rows_received: s.rows,
+                    message: e.message,
+                    detail: e.detail,
+                    transaction_id: self.transaction_id().map(crate::query_quote),
+                };
+            }
+            return self.api(e);
+        }
+        if s.eof {
+            return Error::TruncatedResponse {
+                rows_received: s.rows,
+                status: self.status,
+            };
+        }
+        if s.malformed {
+            return self.unexpected("malformed JSON");
+        }
+        if !self.status.is_success() {
+            return self.unexpected("JSON without ServiceNow's `error` member");
+        }
+        match decode_error {
+            Some(e) => e,
+            None => self.unexpected("JSON without a `result` member"),
+        }
+    }
+
+    /// Decodes `result` into `T` (the whole result: an object or an array).
+    pub fn decode_result<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.precheck()?;
+        match serde_json::from_slice::<Envelope<T>>(self.body) {
+            Ok(env) => match (env.result, env.error) {
+                (_, Some(_)) => Err(self.explain_failure(None)),
+                (Some(r), None) if self.status.is_success() => Ok(r),
+                _ => Err(self.explain_failure(None)),
+            },
+            Err(e) if e.is_data() => {
+                // Decode again with path tracking, only to name where it failed.
+                let de = &mut serde_json::Deserializer::from_slice(self.body);
+                let err = match serde_path_to_error::deserialize::<_, Envelope<T>>(de) {
+                    Err(pe) => Error::Decode {
+                        path: pe.path().to_string(),
+                        source: Box::new(pe.into_inner()),
+                    },
+                    Ok(_) => Error::Decode {
+                        path: "result".into(),
+                        source: Box::new(e),
+                    },
+                };
+                Err(self.explain_failure(Some(err)))
+            }
+            Err(_) => Err(self.explain_failure(None)),
+        }
+    }
+
+    /// Decodes a list result: an array of `T`, or a single object as a list of one.
+    pub fn decode_list<T: DeserializeOwned>(&self) -> Result<Vec<T>, Error> {
+        Ok(match self.decode_result::<OneOrMany<T>>()? {
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(v) => v,
+        })
+    }
+
+    /// Checks a list answer as [`decode_list`](Self::decode_list) does (errors, cancelled or
+    /// truncated transactions, non-JSON) and returns the byte range of each record in the body,
+    /// leaving the records undecoded: a caller decodes them one at a time with
+    /// `decode_list_item`, so a page never needs its decoded records in memory all at once.
+    pub(crate) fn list_spans(&self) -> Result<Vec<Range<usize>>, Error> {
+        self.precheck()?;
+        match serde_json::from_slice::<RawEnvelope<'_>>(self.body) {
+            Ok(env) => match (env.result, env.error) {
+                (Some(RawResult::Many(items)), None) if self.status.is_success() => Ok(items
+                    .into_iter()
+                    .map(|r| span_in(self.body, r.get()))
+                    .collect()),
+                (Some(RawResult::One), None) if self.status.is_success() => {
+                    match serde_json::from_slice::<OneEnvelope<'_>>(self.body) {
+                        Ok(one) => Ok(vec![span_in(self.body, one.result.get())]),
+                        Err(_) => Err(self.explain_failure(None)),
+                    }
+                }
+                _ => Err(self.explain_failure(None)),
+            },
+            Err(e) if e.is_data() => {
+                let err = Error::Decode {
+                    path: "result".into(),
+                    source: Box::new(e),
+                };
+                Err(self.explain_failure(Some(err)))
+            }
+            Err(_) => Err(self.explain_failure(None)),
+        }
+    }
+
+    /// Decodes exactly one record: an object, or an array of exactly one
+    /// ([`Error::NoResults`] / [`Error::MultipleResults`] otherwise).
+    pub fn decode_one<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        match self.decode_result::<OneOrMany<T>>()? {
+            OneOrMany::One(t) => Ok(t),
+            OneOrMany::Many(v) => {
+                let mut it = v.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(t), None) => Ok(t),
+                    (None, _) => Err(Error::NoResults),
+                    (Some(_), Some(_)) => Err(Error::MultipleResults),
+                }
+            }
+        }
+    }
+
+    /// Checks an answer that needs no body (DELETE's 204, writes with `X-no-response-body`):
+    /// any 2xx other than a GET's 202 is fine; anything else is the matching error.
+    pub fn expect_success(&self) -> Result<(), Error> {
+        if self.status.is_success()
+            && !(self.status == StatusCode::ACCEPTED && self.method == Method::GET)
+        {
+            if !self.body.is_empty() && looks_like_json(self.body) {
+                if let Some(e) = scan(self.body).error {
+                    return Err(self.api(e));
+                }
+            }
+            return Ok(());
+        }
+        self.precheck()?;
+        Err(self.explain_failure(None))
+    }
+}
+
+#[cfg(test)]
+mod tests;
