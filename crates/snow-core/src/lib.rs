@@ -9,6 +9,9 @@
 //!   when the instance answers `401`. [`AuthRetry`] and [`AuthError`] go with it.
 //! - [`HttpExchange`]: one buffered request in, one response out. Token calls travel through it,
 //!   so authentication crates never depend on a transport.
+//! - [`ErrorKind`]: the one classification of failures (transient, throttling, server, client,
+//!   auth, response, config) every snow error type answers with, and the one classifier of HTTP
+//!   statuses.
 //! - [`secret`]: secret-holding types whose `Debug` prints no secret.
 //!
 //! It has no hyper, no tower and no tokio.
@@ -27,12 +30,14 @@
 mod auth;
 mod exchange;
 mod instance;
+mod kind;
 pub mod secret;
 mod url;
 
 pub use auth::{AuthError, AuthRetry, Authenticator, BoxError, NoAuth, insert_credential};
 pub use exchange::{ExchangeError, HttpExchange};
 pub use instance::{Instance, InstanceError, Scheme};
+pub use kind::ErrorKind;
 pub use url::UrlBuilder;
 
 /// Re-exported so authenticators can name the trait's attribute without adding a dependency.
