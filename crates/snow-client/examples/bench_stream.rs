@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;

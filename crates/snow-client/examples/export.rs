@@ -7,8 +7,7 @@
 
 use std::time::Instant;
 
-use futures_util::TryStreamExt;
-use snow_client::{Client, ListRequest, Record};
+use snow_client::{Client, ListRequest, Paging, Record};
 use snow_devinstance::{DevConfig, DevInstance};
 
 #[tokio::main]
@@ -26,10 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{records} incidents, pages of {page}");
     for (name, req) in [
         ("offset, sequential", table.list().page_size(page)),
-        ("keyset", table.list().page_size(page).keyset(true)),
+        (
+            "keyset",
+            table.list().page_size(page).paging(Paging::Keyset),
+        ),
         (
             "offset, 4 in flight",
-            table.list().page_size(page).concurrency(4, true),
+            table.list().page_size(page).concurrency(4),
         ),
     ] {
         run(name, req).await?;

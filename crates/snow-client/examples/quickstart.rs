@@ -7,7 +7,6 @@
 
 use std::time::Instant;
 
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use snow_client::query::field;

@@ -7,17 +7,17 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyDataStream;
 use snow_transport::{Body, ResponseBody};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Error;
-use crate::client::{Client, url_error};
+use crate::client::Client;
 use crate::list::ListRequest;
 use crate::query::field;
+use crate::request::{ApiRequest, BoxFuture};
 use crate::response::RawResponse;
-use crate::table::BoxFuture;
 
 /// An attachment's metadata (`sys_attachment`), as the Attachment API returns it. Every value
 /// is text, as on the wire; missing members are empty.
@@ -78,9 +78,17 @@ impl Attachments {
         Self { client }
     }
 
+    /// `method` on `/attachment/{sys_id}`.
+    fn one(method: Method, sys_id: &str) -> ApiRequest {
+        ApiRequest::api(method, ["attachment", sys_id])
+    }
+
     /// A list of attachment metadata; add a query, paging options...
     pub fn list(&self) -> ListRequest {
-        ListRequest::new(self.client.clone(), vec!["attachment".to_owned()])
+        ListRequest::new(
+            self.client.clone(),
+            ApiRequest::api(Method::GET, ["attachment"]),
+        )
     }
 
     /// The attachments of one record (`table_sys_id=<id>^table_name=<table>`).
@@ -96,19 +104,8 @@ impl Attachments {
 
     /// One attachment's metadata.
     pub async fn get(&self, sys_id: &str) -> Result<Attachment, Error> {
-        let uri = self
-            .client
-            .instance()
-            .api()
-            .segment("attachment")
-            .segment(sys_id)
-            .build()
-            .map_err(url_error)?;
-        let req = Request::get(uri)
-            .body(Body::empty())
-            .map_err(|e| Error::invalid_input(e.to_string()))?;
         self.client
-            .send_buffered(req, false)
+            .send_buffered(Self::one(Method::GET, sys_id))
             .await?
             .raw()
             .decode_one()
@@ -158,20 +155,10 @@ impl Attachments {
     /// Starts downloading an attachment's content (`GET /attachment/{id}/file`); the body is
     /// read as it arrives.
     pub async fn download(&self, sys_id: &str) -> Result<Download, Error> {
-        let uri = self
-            .client
-            .instance()
-            .api()
-            .segment("attachment")
-            .segment(sys_id)
+        let req = Self::one(Method::GET, sys_id)
             .segment("file")
-            .build()
-            .map_err(url_error)?;
-        let req = Request::get(uri)
-            .header(http::header::ACCEPT, "*/*")
-            .body(Body::empty())
-            .map_err(|e| Error::invalid_input(e.to_string()))?;
-        let resp = self.client.send(req, false).await?;
+            .header(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        let resp = self.client.send(req).await?;
         if !resp.status().is_success() || resp.status() == StatusCode::ACCEPTED {
             let (parts, body) = resp.into_parts();
             let body = body.collect_bytes().await?;
@@ -193,19 +180,8 @@ impl Attachments {
 
     /// Deletes an attachment (`DELETE /attachment/{id}`, answered `204`).
     pub async fn delete(&self, sys_id: &str) -> Result<(), Error> {
-        let uri = self
-            .client
-            .instance()
-            .api()
-            .segment("attachment")
-            .segment(sys_id)
-            .build()
-            .map_err(url_error)?;
-        let req = Request::delete(uri)
-            .body(Body::empty())
-            .map_err(|e| Error::invalid_input(e.to_string()))?;
         self.client
-            .send_buffered(req, false)
+            .send_buffered(Self::one(Method::DELETE, sys_id))
             .await?
             .raw()
             .expect_success()
@@ -274,37 +250,26 @@ impl UploadRequest {
             .content_type
             .clone()
             .unwrap_or_else(|| guess_content_type(&self.file_name).to_owned());
-        let mut url = self
-            .client
-            .instance()
-            .api()
-            .segment("attachment")
-            .segment("file")
-            .query("table_name", &self.table)
-            .query("table_sys_id", &self.table_sys_id)
-            .query("file_name", &self.file_name);
-        if let Some(ctx) = &self.encryption_context {
-            url = url.query("encryption_context", ctx);
+        let content_type = HeaderValue::try_from(content_type.as_str()).map_err(|_| {
+            Error::invalid_input("the attachment content type is not a valid header value")
+        })?;
+        let mut req = ApiRequest::api(Method::POST, ["attachment", "file"])
+            .pair("table_name", self.table)
+            .pair("table_sys_id", self.table_sys_id)
+            .pair("file_name", self.file_name);
+        if let Some(ctx) = self.encryption_context {
+            req = req.pair("encryption_context", ctx);
         }
-        let uri = url.build().map_err(url_error)?;
-        let body = match self.source {
-            Source::Bytes(b) => Body::from(b),
+        let req = match self.source {
+            Source::Bytes(b) => req.bytes(b, content_type),
             Source::File(path) => {
                 let file = tokio::fs::File::open(&path).await.map_err(|e| {
                     Error::invalid_input(format!("cannot open {}: {e}", path.display()))
                 })?;
-                Body::from_stream(read_chunks(file))
+                req.stream(Body::from_stream(read_chunks(file)), content_type)
             }
         };
-        let req = Request::post(uri)
-            .header(http::header::CONTENT_TYPE, content_type.as_str())
-            .body(body)
-            .map_err(|e| Error::invalid_input(format!("invalid upload request: {e}")))?;
-        self.client
-            .send_buffered(req, false)
-            .await?
-            .raw()
-            .decode_one()
+        self.client.send_buffered(req).await?.raw().decode_one()
     }
 }
 

@@ -4,15 +4,14 @@ use std::fmt;
 #[cfg(any(feature = "basic", feature = "oauth"))]
 use std::str::FromStr;
 
-use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::Response;
 use snow_core::{Authenticator, Instance};
-use snow_transport::{Body, ResponseBody, RetryNonIdempotent, Transport};
+use snow_transport::{ResponseBody, Transport};
 
 use crate::Error;
 use crate::attachment::Attachments;
+use crate::request::{self, ApiRequest, Buffered};
 use crate::resource::Resource;
-use crate::response::RawResponse;
 use crate::table::Table;
 
 /// A ServiceNow client: one instance, one transport (connection pool, TLS, retry, timeouts,
@@ -174,9 +173,9 @@ impl Client {
     ) -> Result<Self, Error> {
         let builder = snow_oauth::OAuth::builder(transport.instance(), client_id, client_secret)
             .exchange(std::sync::Arc::new(transport.clone()));
-        let auth = configure(builder).build().map_err(|e| Error::Config {
-            message: e.to_string(),
-        })?;
+        let auth = configure(builder)
+            .build()
+            .map_err(|e| Error::Config(crate::ConfigError::OAuth(e)))?;
         Ok(Self::new(transport.with_auth(auth)))
     }
 
@@ -207,71 +206,23 @@ impl Client {
         Attachments::new(self.clone())
     }
 
-    /// Sends a request through the transport.
-    pub(crate) async fn send(
-        &self,
-        mut req: Request<Body>,
-        retry_non_idempotent: bool,
-    ) -> Result<Response<ResponseBody>, Error> {
-        if retry_non_idempotent {
-            req.extensions_mut().insert(RetryNonIdempotent);
-        }
-        Ok(self.transport.send(req).await?)
+    /// Sends a request; the body streams as it arrives.
+    pub(crate) async fn send(&self, req: ApiRequest) -> Result<Response<ResponseBody>, Error> {
+        request::send(&self.transport, req).await
     }
 
     /// Sends a request and reads the whole answer (at most the transport's body cap).
-    pub(crate) async fn send_buffered(
+    pub(crate) async fn send_buffered(&self, req: ApiRequest) -> Result<Buffered, Error> {
+        request::send_buffered(&self.transport, req).await
+    }
+
+    /// Sends a request and reads the whole answer into a buffer from `buffer`, given the
+    /// announced length.
+    pub(crate) async fn send_buffered_into(
         &self,
-        req: Request<Body>,
-        retry_non_idempotent: bool,
+        req: ApiRequest,
+        buffer: impl FnOnce(usize) -> bytes::BytesMut,
     ) -> Result<Buffered, Error> {
-        let method = req.method().clone();
-        let resp = self.send(req, retry_non_idempotent).await?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect_bytes().await?;
-        Ok(Buffered {
-            method,
-            parts,
-            body,
-        })
+        request::send_buffered_into(&self.transport, req, buffer).await
     }
-}
-
-/// A response read into memory.
-#[derive(Debug)]
-pub(crate) struct Buffered {
-    pub(crate) method: Method,
-    pub(crate) parts: http::response::Parts,
-    pub(crate) body: Bytes,
-}
-
-impl Buffered {
-    pub(crate) fn raw(&self) -> RawResponse<'_> {
-        RawResponse::new(
-            &self.method,
-            self.parts.status,
-            &self.parts.headers,
-            &self.body,
-        )
-    }
-}
-
-/// A JSON request body, checked to be an object (ServiceNow records are objects).
-pub(crate) fn json_object_body(payload: &impl serde::Serialize) -> Result<Bytes, Error> {
-    let value = serde_json::to_value(payload).map_err(|e| {
-        Error::invalid_input(format!("the payload could not be serialised as JSON: {e}"))
-    })?;
-    if !value.is_object() {
-        return Err(Error::invalid_input(
-            "the payload must serialise to a JSON object (a record), not an array or a scalar",
-        ));
-    }
-    serde_json::to_vec(&value)
-        .map(Bytes::from)
-        .map_err(|e| Error::invalid_input(format!("the payload could not be serialised: {e}")))
-}
-
-/// A URL that could not be built from caller input.
-pub(crate) fn url_error(e: snow_core::InstanceError) -> Error {
-    Error::invalid_input(e.to_string())
 }

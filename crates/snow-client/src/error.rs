@@ -1,19 +1,24 @@
 //! [`Error`]: the one error type of the crate.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use http::StatusCode;
-use snow_core::{AuthError, BoxError};
+use http::{Method, StatusCode};
+use snow_core::{AuthError, ErrorKind};
+use snow_transport::TransportError;
 
 use crate::query::QueryError;
 
 /// Everything that can go wrong talking to ServiceNow, as one type.
 ///
-/// Each message is one sentence saying what happened and what to do. [`is_retryable`] tells
-/// whether sending the same request again may succeed; [`status`] gives the HTTP status when
-/// there was one.
+/// Each message is one sentence saying what happened and what to do. [`kind`] classifies the
+/// failure ([`ErrorKind`]: transient, throttling, server, client, auth, response, config),
+/// [`is_retryable`] tells whether sending the same request again may succeed, and [`status`]
+/// gives the HTTP status when there was one. The errors of the parts underneath (the
+/// transport's [`TransportError`], an [`AuthError`], a [`ConfigError`]) are kept typed as the
+/// [`source`](std::error::Error::source), reachable without downcasting.
 ///
+/// [`kind`]: Error::kind
 /// [`is_retryable`]: Error::is_retryable
 /// [`status`]: Error::status
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +101,8 @@ pub enum Error {
         transaction_id: Option<String>,
     },
     /// HTTP 429: a rate-limit rule or a full request queue.
-    #[error("ServiceNow refused the request with HTTP 429 (rate limit or full request queue){}{}; slow down and retry later",
+    #[error("ServiceNow refused the request with HTTP 429 ({}){}{}; slow down and retry later",
+        if rule.is_some() || limit.is_some() { "a rate-limit rule" } else { "rate limit or full request queue" },
         retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
         message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     RateLimited {
@@ -104,38 +110,28 @@ pub enum Error {
         retry_after: Option<Duration>,
         /// `error.message` and `error.detail`, when the body had them.
         message: Option<String>,
+        /// `X-RateLimit-Rule`: the sys_id of the rate-limit rule that applied, when sent.
+        rule: Option<String>,
+        /// `X-RateLimit-Limit`: requests allowed per window by that rule, when sent.
+        limit: Option<u64>,
+        /// `X-RateLimit-Reset`: when the rule's window resets, when sent.
+        reset: Option<SystemTime>,
     },
     /// Credentials could not be obtained or applied.
     #[error("authentication failed: {0}")]
     Auth(#[source] AuthError),
     /// The request or the response body took too long.
-    #[error("the request timed out ({source}); raise the timeout or request less data per call")]
-    Timeout {
-        /// What timed out.
-        source: BoxError,
-    },
+    #[error("{0}; raise the timeout or request less data per call")]
+    Timeout(#[source] TransportError),
     /// The TLS handshake failed (certificate verification, protocol).
-    #[error(
-        "the TLS connection to the instance failed ({source}); check the instance URL and the trusted certificates"
-    )]
-    Tls {
-        /// The TLS error.
-        source: BoxError,
-    },
+    #[error("{0}; check the instance URL and the trusted certificates")]
+    Tls(#[source] TransportError),
     /// No connection could be made.
-    #[error(
-        "could not connect to the instance ({source}); check the URL, the network and any proxy"
-    )]
-    Connect {
-        /// The connection error.
-        source: BoxError,
-    },
+    #[error("{0}; check the URL, the network and any proxy")]
+    Connect(#[source] TransportError),
     /// Another failure of the transport while sending or receiving.
-    #[error("the request could not be completed ({source})")]
-    Transport {
-        /// The transport error.
-        source: BoxError,
-    },
+    #[error("{0}")]
+    Transport(#[source] TransportError),
     /// The JSON did not fit the target type; `path` names where (`result[3].priority`).
     #[error(
         "could not decode the response at `{path}` ({source}); check that the target type matches the fields returned"
@@ -144,7 +140,16 @@ pub enum Error {
         /// The JSON path of the failure.
         path: String,
         /// The decoding error.
-        source: BoxError,
+        source: serde_json::Error,
+    },
+    /// A field of a [`Record`](crate::Record) does not hold the type asked for
+    /// (`record.i64("priority")` on `"high"`).
+    #[error("the field `{field}` cannot be read as asked: {source}")]
+    FieldValue {
+        /// The field's name.
+        field: String,
+        /// What was found and what was expected.
+        source: crate::record::ValueError,
     },
     /// An encoded query could not be built or parsed.
     #[error("invalid query: {0}")]
@@ -155,12 +160,9 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// The client could not be set up (an invalid instance URL, TLS or proxy setting).
-    #[error("invalid client configuration: {message}")]
-    Config {
-        /// What was wrong.
-        message: String,
-    },
+    /// The client could not be set up (an invalid instance URL, TLS, proxy or OAuth setting).
+    #[error("invalid client configuration: {0}")]
+    Config(#[source] ConfigError),
     /// The response body was larger than the transport's cap; reading stopped there.
     #[error(
         "the response body exceeds the limit of {limit} bytes; request smaller pages or raise the transport's max_response_body"
@@ -188,6 +190,23 @@ pub enum Error {
         /// What arrived.
         received: u64,
     },
+}
+
+/// Why a [`Client`](crate::Client) could not be set up: the typed error of the part that
+/// refused its setting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The instance name, host or URL is not valid.
+    #[error(transparent)]
+    Instance(#[from] snow_core::InstanceError),
+    /// The transport could not be built (TLS, proxy, default headers, limits).
+    #[error(transparent)]
+    Transport(#[from] snow_transport::BuildError),
+    /// The OAuth settings are not valid.
+    #[cfg(feature = "oauth")]
+    #[error(transparent)]
+    OAuth(snow_oauth::OAuthError),
 }
 
 struct ApiText<'a> {
@@ -247,30 +266,50 @@ fn excerpt_text(content_type: Option<&str>, excerpt: &str) -> String {
 }
 
 impl Error {
-    /// Whether sending the same request again may succeed: rate limiting, a busy session,
-    /// timeouts, connection failures, 502/503/504, an unavailable (not hibernating) instance and
-    /// transient authentication failures.
+    /// What kind of failure this is (transient, throttling, server, client, auth, response,
+    /// config): branch on it instead of matching variants.
+    pub fn kind(&self) -> ErrorKind {
+        // The answer's status classified as for a write: a `202` is a failure only for reads,
+        // and a read's is `SessionRejected`.
+        let of_status = |status: StatusCode, otherwise| {
+            ErrorKind::of_status(status, &Method::POST).unwrap_or(otherwise)
+        };
+        match self {
+            Error::Api { status, .. } => of_status(*status, ErrorKind::Server),
+            Error::UnexpectedResponse { status, .. } => of_status(*status, ErrorKind::Response),
+            Error::InstanceUnavailable { hibernating, .. } => {
+                if *hibernating {
+                    ErrorKind::Server
+                } else {
+                    ErrorKind::Transient
+                }
+            }
+            Error::TransactionCancelled { .. } => ErrorKind::Server,
+            Error::SessionRejected { .. } | Error::RateLimited { .. } => ErrorKind::Throttling,
+            Error::Auth(e) => auth_kind(e),
+            Error::Timeout(_) | Error::Connect(_) => ErrorKind::Transient,
+            Error::Tls(_) | Error::Config(_) => ErrorKind::Config,
+            Error::Transport(e) => transport_kind(e),
+            Error::NoResults
+            | Error::MultipleResults
+            | Error::InvalidQuery(_)
+            | Error::InvalidInput { .. } => ErrorKind::Client,
+            Error::TruncatedResponse { .. }
+            | Error::Decode { .. }
+            | Error::FieldValue { .. }
+            | Error::BodyTooLarge { .. }
+            | Error::Paging { .. }
+            | Error::CountMismatch { .. } => ErrorKind::Response,
+        }
+    }
+
+    /// Whether sending the same request again, after a wait, may succeed: rate limiting, a busy
+    /// session, timeouts, connection failures, 502/503/504, an unavailable (not hibernating)
+    /// instance and transient authentication failures. The same as `kind().is_retryable()`.
     ///
     /// A cancelled or truncated transaction is not retryable as is; ask for smaller pages.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::RateLimited { .. }
-            | Error::SessionRejected { .. }
-            | Error::Timeout { .. }
-            | Error::Connect { .. } => true,
-            Error::InstanceUnavailable { hibernating, .. } => !hibernating,
-            Error::Api { status, .. } | Error::UnexpectedResponse { status, .. } => matches!(
-                *status,
-                StatusCode::BAD_GATEWAY
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::GATEWAY_TIMEOUT
-            ),
-            Error::Auth(e) => e.is_transient(),
-            Error::Transport { source } => source
-                .downcast_ref::<snow_transport::TransportError>()
-                .is_some_and(snow_transport::TransportError::is_retryable),
-            _ => false,
-        }
+        self.kind().is_retryable()
     }
 
     /// The HTTP status of the answer behind this error, when there was one.
@@ -287,86 +326,85 @@ impl Error {
         }
     }
 
-    /// A timeout, from the transport's error.
-    pub fn timeout(source: impl Into<BoxError>) -> Self {
-        Error::Timeout {
-            source: source.into(),
+    /// The transport's error behind this one, when the failure happened in the transport.
+    pub fn transport_error(&self) -> Option<&TransportError> {
+        match self {
+            Error::Timeout(e) | Error::Tls(e) | Error::Connect(e) | Error::Transport(e) => Some(e),
+            _ => None,
         }
     }
 
-    /// A TLS failure, from the transport's error.
-    pub fn tls(source: impl Into<BoxError>) -> Self {
-        Error::Tls {
-            source: source.into(),
-        }
-    }
-
-    /// A connection failure, from the transport's error.
-    pub fn connect(source: impl Into<BoxError>) -> Self {
-        Error::Connect {
-            source: source.into(),
-        }
-    }
-
-    /// Any other transport failure.
-    pub fn transport(source: impl Into<BoxError>) -> Self {
-        Error::Transport {
-            source: source.into(),
-        }
+    /// Whether the connection failed while the answer was being read (a page can be asked
+    /// for again).
+    pub(crate) fn is_dropped_connection(&self) -> bool {
+        matches!(self, Error::Transport(_))
     }
 
     /// A refused argument.
-    pub fn invalid_input(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Error::InvalidInput {
             message: message.into(),
         }
     }
 }
 
-impl From<snow_transport::TransportError> for Error {
-    fn from(e: snow_transport::TransportError) -> Self {
+fn auth_kind(e: &AuthError) -> ErrorKind {
+    if e.is_transient() {
+        ErrorKind::Transient
+    } else {
+        ErrorKind::Auth
+    }
+}
+
+fn transport_kind(e: &TransportError) -> ErrorKind {
+    if e.is_retryable() {
+        ErrorKind::Transient
+    } else {
+        ErrorKind::Response
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
         use snow_transport::TransportError as T;
         if e.is_timeout() {
-            return Error::Timeout {
-                source: Box::new(e),
-            };
+            return Error::Timeout(e);
         }
         match e {
             T::Auth(a) => Error::Auth(a),
-            T::Connect { .. } => Error::Connect {
-                source: Box::new(e),
-            },
-            T::Tls { .. } => Error::Tls {
-                source: Box::new(e),
-            },
+            T::Connect { .. } => Error::Connect(e),
+            T::Tls { .. } => Error::Tls(e),
             T::BodyTooLarge { limit } => Error::BodyTooLarge { limit },
             T::RetryAfterTooLong { retry_after, .. } => Error::RateLimited {
                 retry_after: Some(retry_after),
                 message: Some(e.to_string()),
+                rule: None,
+                limit: None,
+                reset: None,
             },
             T::CrossOrigin { .. } | T::InvalidRequest { .. } => Error::InvalidInput {
                 message: e.to_string(),
             },
-            other => Error::Transport {
-                source: Box::new(other),
-            },
+            other => Error::Transport(other),
         }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
     }
 }
 
 impl From<snow_transport::BuildError> for Error {
     fn from(e: snow_transport::BuildError) -> Self {
-        Error::Config {
-            message: e.to_string(),
-        }
+        Error::Config(ConfigError::Transport(e))
     }
 }
 
 impl From<snow_core::InstanceError> for Error {
     fn from(e: snow_core::InstanceError) -> Self {
-        Error::Config {
-            message: e.to_string(),
-        }
+        Error::Config(ConfigError::Instance(e))
     }
 }
 
@@ -379,6 +417,28 @@ impl From<AuthError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use snow_transport::{TimeoutKind, TlsFailure};
+
+    fn timeout() -> TransportError {
+        TransportError::Timeout {
+            kind: TimeoutKind::Attempt,
+        }
+    }
+
+    fn connect() -> TransportError {
+        TransportError::Connect {
+            message: "connection refused".into(),
+            source: None,
+        }
+    }
+
+    fn tls() -> TransportError {
+        TransportError::Tls {
+            kind: TlsFailure::CertificateVerification,
+            message: "unknown issuer".into(),
+            source: None,
+        }
+    }
 
     fn sentence(e: &Error) -> String {
         let s = e.to_string();
@@ -388,7 +448,7 @@ mod tests {
     }
 
     #[test]
-    fn api_error_text_matches_acceptance_22_and_23() {
+    fn api_error_text_names_status_message_detail_and_transaction() {
         let e = Error::Api {
             status: StatusCode::NOT_FOUND,
             message: "No Record found".into(),
@@ -422,12 +482,15 @@ mod tests {
             Error::RateLimited {
                 retry_after: Some(Duration::from_secs(3)),
                 message: None,
+                rule: None,
+                limit: None,
+                reset: None,
             },
             Error::SessionRejected {
                 transaction_id: None,
             },
-            Error::timeout("read"),
-            Error::connect("refused"),
+            Error::Timeout(timeout()),
+            Error::Connect(connect()),
             Error::InstanceUnavailable {
                 hibernating: false,
                 status: StatusCode::SERVICE_UNAVAILABLE,
@@ -451,7 +514,7 @@ mod tests {
             },
             Error::NoResults,
             Error::MultipleResults,
-            Error::tls("bad certificate"),
+            Error::Tls(tls()),
             Error::TransactionCancelled {
                 rows_received: 3,
                 message: "Transaction cancelled".into(),
@@ -489,13 +552,16 @@ mod tests {
         assert_eq!(
             Error::RateLimited {
                 retry_after: None,
-                message: None
+                message: None,
+                rule: None,
+                limit: None,
+                reset: None,
             }
             .status(),
             Some(StatusCode::TOO_MANY_REQUESTS)
         );
         assert_eq!(Error::NoResults.status(), None);
-        assert_eq!(Error::timeout("x").status(), None);
+        assert_eq!(Error::Timeout(timeout()).status(), None);
     }
 
     #[test]
@@ -513,9 +579,61 @@ mod tests {
         let s = Error::RateLimited {
             retry_after: Some(Duration::from_secs(30)),
             message: Some("Rate limit exceeded".into()),
+            rule: Some("0123456789abcdef0123456789abcdef".into()),
+            limit: Some(60),
+            reset: None,
         }
         .to_string();
         assert!(s.contains("retry after 30 s") && s.contains("Rate limit exceeded"));
+        assert!(s.contains("a rate-limit rule"), "{s}");
+    }
+
+    #[test]
+    fn kinds_and_typed_sources() {
+        use std::error::Error as _;
+        let e = Error::from(connect());
+        assert_eq!(e.kind(), ErrorKind::Transient);
+        assert!(matches!(
+            e.transport_error(),
+            Some(TransportError::Connect { .. })
+        ));
+        let source = e.source().and_then(|s| s.downcast_ref::<TransportError>());
+        assert!(source.is_some(), "the transport error is the source");
+        // Said once: "could not connect" is not repeated by the client's own text.
+        let text = e.to_string();
+        assert_eq!(text.matches("could not connect").count(), 1, "{text}");
+        let e = Error::from(timeout());
+        assert_eq!(e.to_string().matches("timed out").count(), 1, "{e}");
+
+        let e: Error = snow_core::Instance::from_url("ftp://x").unwrap_err().into();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(matches!(e, Error::Config(ConfigError::Instance(_))));
+        assert!(e.source().is_some());
+
+        for (status, kind) in [
+            (StatusCode::NOT_FOUND, ErrorKind::Client),
+            (StatusCode::UNAUTHORIZED, ErrorKind::Auth),
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Server),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorKind::Transient),
+            (StatusCode::OK, ErrorKind::Server),
+        ] {
+            let e = Error::Api {
+                status,
+                message: "x".into(),
+                detail: None,
+                transaction_id: None,
+            };
+            assert_eq!(e.kind(), kind, "{status}");
+        }
+        assert_eq!(Error::NoResults.kind(), ErrorKind::Client);
+        assert_eq!(
+            Error::CountMismatch {
+                expected: 2,
+                received: 1
+            }
+            .kind(),
+            ErrorKind::Response
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@
 //! - [`response`]: decoding an answer into the caller's serde type or one typed [`Error`]:
 //!   ServiceNow's error envelope, a transaction cancelled mid-stream, a truncated body, the
 //!   hibernation page, rate limiting and session rejection.
-//! - [`Error`]: the crate's one error type, with [`Error::is_retryable`] and [`Error::status`].
+//! - [`Error`]: the crate's one error type, with [`Error::kind`] ([`ErrorKind`]),
+//!   [`Error::is_retryable`] and [`Error::status`].
 //!
 //! Features: `basic` (re-exports snow-basic as [`basic`]) and `oauth` (snow-oauth as `oauth`)
 //! are on by default; `chrono` accepts chrono types in queries; `native-roots` trusts the
@@ -84,6 +85,7 @@ pub mod list;
 pub mod params;
 pub mod query;
 pub mod record;
+mod request;
 pub mod resource;
 pub mod response;
 mod sys_id;
@@ -91,12 +93,13 @@ pub mod table;
 
 pub use attachment::{Attachment, Attachments};
 pub use client::Client;
-pub use error::Error;
-pub use list::{CountCheck, ListRequest, Page, RecordStream};
+pub use error::{ConfigError, Error};
+pub use list::{CountCheck, ListRequest, Page, PageOrder, Paging, RecordStream};
 pub use params::DisplayValue;
 pub use record::{Field, FieldValue, Record};
+pub use request::{BoxFuture, Retry};
 pub use resource::{Resource, ResourceRequest, ResourceResponse};
-pub use snow_core::Instance;
+pub use snow_core::{ErrorKind, Instance};
 pub use sys_id::{InvalidSysId, SysId};
 pub use table::Table;
 

@@ -16,7 +16,7 @@
 //! ```
 
 use crate::Error;
-use crate::query::{FieldName, IntoQuery, Query, QueryError};
+use crate::query::{FieldName, Query, QueryError};
 
 /// `sysparm_display_value`: what reference and choice fields hold in responses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -46,9 +46,13 @@ fn bool_str(b: bool) -> String {
     if b { "true" } else { "false" }.to_owned()
 }
 
-/// Options shared by every call that returns records.
+/// Options shared by every call that returns records (`sysparm_fields`, `sysparm_display_value`,
+/// `sysparm_exclude_reference_link`, `sysparm_view`, `sysparm_query_no_domain`).
+///
+/// Held by the parameter types and the request builders alike; their setters are generated once,
+/// by `record_setters!`, from [`HasRecordParams`].
 #[derive(Clone, Debug, Default, PartialEq)]
-struct Common {
+pub(crate) struct RecordParams {
     fields: Option<Result<Vec<FieldName>, QueryError>>,
     display_value: Option<DisplayValue>,
     exclude_reference_link: Option<bool>,
@@ -56,8 +60,8 @@ struct Common {
     query_no_domain: Option<bool>,
 }
 
-impl Common {
-    fn set_fields<I, S>(&mut self, fields: I)
+impl RecordParams {
+    pub(crate) fn set_fields<I, S>(&mut self, fields: I)
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -70,7 +74,23 @@ impl Common {
         );
     }
 
-    fn push(&self, out: &mut Vec<(&'static str, String)>) -> Result<(), Error> {
+    pub(crate) fn set_display_value(&mut self, d: DisplayValue) {
+        self.display_value = Some(d);
+    }
+
+    pub(crate) fn set_exclude_reference_link(&mut self, yes: bool) {
+        self.exclude_reference_link = Some(yes);
+    }
+
+    pub(crate) fn set_view(&mut self, view: String) {
+        self.view = Some(view);
+    }
+
+    pub(crate) fn set_query_no_domain(&mut self, yes: bool) {
+        self.query_no_domain = Some(yes);
+    }
+
+    pub(crate) fn push(&self, out: &mut Vec<(&'static str, String)>) -> Result<(), Error> {
         if let Some(fields) = &self.fields {
             let fields = fields
                 .as_ref()
@@ -87,12 +107,7 @@ impl Common {
             out.push(("sysparm_exclude_reference_link", bool_str(b)));
         }
         if let Some(v) = &self.view {
-            if v.is_empty() || v.chars().any(char::is_control) {
-                return Err(Error::invalid_input(format!(
-                    "the view name {:?} is empty or contains control characters",
-                    crate::query_quote(v)
-                )));
-            }
+            check_name("view name", v)?;
             out.push(("sysparm_view", v.clone()));
         }
         if let Some(b) = self.query_no_domain {
@@ -102,53 +117,148 @@ impl Common {
     }
 }
 
-macro_rules! common_setters {
+/// A free-text parameter value must be non-empty and free of control characters.
+fn check_name(what: &str, v: &str) -> Result<(), Error> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(Error::invalid_input(format!(
+            "the {what} {:?} is empty or contains control characters",
+            crate::query_quote(v)
+        )));
+    }
+    Ok(())
+}
+
+/// A type that carries [`RecordParams`]: the parameter types and the request builders.
+pub(crate) trait HasRecordParams {
+    fn record_params(&mut self) -> &mut RecordParams;
+}
+
+/// The setters of [`RecordParams`], generated once for every type implementing
+/// [`HasRecordParams`].
+macro_rules! record_setters {
     () => {
         /// `sysparm_fields`: return only these fields (dot-walk allowed, e.g. `caller_id.email`).
-        /// Names are checked when the parameters are turned into pairs; an empty list means all
-        /// fields.
+        /// Names are checked before anything is sent; an empty list means all fields.
         pub fn fields<I, S>(mut self, fields: I) -> Self
         where
             I: IntoIterator<Item = S>,
             S: AsRef<str>,
         {
-            self.common.set_fields(fields);
+            $crate::params::HasRecordParams::record_params(&mut self).set_fields(fields);
             self
         }
-        /// `sysparm_display_value`.
-        pub fn display_value(mut self, d: DisplayValue) -> Self {
-            self.common.display_value = Some(d);
+
+        /// `sysparm_display_value`: stored values ([`DisplayValue::False`](crate::DisplayValue),
+        /// the default), display values (`True`) or both (`All`, read them with
+        /// [`Field`](crate::Field)).
+        pub fn display_value(mut self, d: $crate::params::DisplayValue) -> Self {
+            $crate::params::HasRecordParams::record_params(&mut self).set_display_value(d);
             self
         }
+
         /// `sysparm_exclude_reference_link`: drop the `link` of reference fields.
         pub fn exclude_reference_link(mut self, yes: bool) -> Self {
-            self.common.exclude_reference_link = Some(yes);
+            $crate::params::HasRecordParams::record_params(&mut self)
+                .set_exclude_reference_link(yes);
             self
         }
-        /// `sysparm_view`: a UI view (`desktop`, `mobile`, `both`); `fields` wins when both are set.
+
+        /// `sysparm_view`: a UI view (`desktop`, `mobile`, `both`); `fields` wins when both are
+        /// set.
         pub fn view(mut self, view: impl Into<String>) -> Self {
-            self.common.view = Some(view.into());
+            $crate::params::HasRecordParams::record_params(&mut self).set_view(view.into());
             self
         }
-        /// `sysparm_query_no_domain`: include records outside the user's domains (admins only).
+
+        /// `sysparm_query_no_domain`: include records outside the user's domains (admins, or
+        /// the `query_no_domain_table_api` role).
         pub fn query_no_domain(mut self, yes: bool) -> Self {
-            self.common.query_no_domain = Some(yes);
+            $crate::params::HasRecordParams::record_params(&mut self).set_query_no_domain(yes);
             self
         }
     };
 }
+pub(crate) use record_setters;
+
+/// A type that carries [`ListParams`]: the parameter type itself and the list request.
+pub(crate) trait HasListParams {
+    fn list_params(&mut self) -> &mut ListParams;
+}
+
+/// The setters of [`ListParams`] that a list request shares, generated once for every type
+/// implementing [`HasListParams`].
+macro_rules! list_setters {
+    () => {
+        /// `sysparm_query` from the query builder: `field("active").eq(true)`, a built
+        /// [`Query`](crate::query::Query), or a builder with an order. Checked before anything
+        /// is sent; replaces any earlier query.
+        pub fn query(mut self, query: impl $crate::query::IntoQuery) -> Self {
+            $crate::params::HasListParams::list_params(&mut self).query = Some(query.into_query());
+            self
+        }
+
+        /// An encoded query string sent as it is, without any check or escaping (see
+        /// [`Query::raw_unchecked`](crate::query::Query::raw_unchecked)). Never build it from
+        /// untrusted input.
+        pub fn raw_query(mut self, encoded: impl Into<String>) -> Self {
+            $crate::params::HasListParams::list_params(&mut self).query =
+                Some(Ok($crate::query::Query::raw_unchecked(encoded)));
+            self
+        }
+
+        /// At most this many records (`sysparm_limit` of a single request; a paging list
+        /// request asks for pages of its page size until it has this many).
+        pub fn limit(mut self, n: u64) -> Self {
+            $crate::params::HasListParams::list_params(&mut self).limit = Some(n);
+            self
+        }
+
+        /// Skip this many records first (`sysparm_offset`; of the first page, when paging).
+        pub fn offset(mut self, n: u64) -> Self {
+            $crate::params::HasListParams::list_params(&mut self).offset = Some(n);
+            self
+        }
+
+        /// `sysparm_no_count`: skip the count query. `X-Total-Count` is then not meaningful:
+        /// paging stops at the first short page and no count check is made.
+        pub fn no_count(mut self, yes: bool) -> Self {
+            $crate::params::HasListParams::list_params(&mut self).no_count = Some(yes);
+            self
+        }
+
+        /// `sysparm_query_category`: the query category (read replica) to use.
+        pub fn query_category(mut self, category: impl Into<String>) -> Self {
+            $crate::params::HasListParams::list_params(&mut self).query_category =
+                Some(category.into());
+            self
+        }
+    };
+}
+pub(crate) use list_setters;
 
 /// Parameters of a list call (`GET /table/{t}`).
 #[derive(Clone, Debug, Default, PartialEq)]
 #[must_use]
 pub struct ListParams {
-    query: Option<Result<Query, QueryError>>,
-    limit: Option<u64>,
-    offset: Option<u64>,
-    no_count: Option<bool>,
-    query_category: Option<String>,
+    pub(crate) query: Option<Result<Query, QueryError>>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) no_count: Option<bool>,
+    pub(crate) query_category: Option<String>,
     suppress_pagination_header: Option<bool>,
-    common: Common,
+    record: RecordParams,
+}
+
+impl HasListParams for ListParams {
+    fn list_params(&mut self) -> &mut ListParams {
+        self
+    }
+}
+
+impl HasRecordParams for ListParams {
+    fn record_params(&mut self) -> &mut RecordParams {
+        &mut self.record
+    }
 }
 
 impl ListParams {
@@ -157,50 +267,8 @@ impl ListParams {
         Self::default()
     }
 
-    /// `sysparm_query`: a built [`Query`] or any builder value (checked when turned into pairs).
-    pub fn query(mut self, query: impl IntoQuery) -> Self {
-        self.query = Some(query.into_query());
-        self
-    }
-
-    /// The query set, if any and valid.
-    pub fn get_query(&self) -> Option<&Query> {
-        self.query.as_ref().and_then(|q| q.as_ref().ok())
-    }
-
-    /// `sysparm_limit`: records per page (the instance default is 10000).
-    pub fn limit(mut self, n: u64) -> Self {
-        self.limit = Some(n);
-        self
-    }
-
-    /// The limit set, if any.
-    pub fn get_limit(&self) -> Option<u64> {
-        self.limit
-    }
-
-    /// `sysparm_offset`: records to skip.
-    pub fn offset(mut self, n: u64) -> Self {
-        self.offset = Some(n);
-        self
-    }
-
-    /// The offset set, if any.
-    pub fn get_offset(&self) -> Option<u64> {
-        self.offset
-    }
-
-    /// `sysparm_no_count`: skip the total count (`X-Total-Count` is then not meaningful).
-    pub fn no_count(mut self, yes: bool) -> Self {
-        self.no_count = Some(yes);
-        self
-    }
-
-    /// `sysparm_query_category`: the query category (read replica) to use.
-    pub fn query_category(mut self, category: impl Into<String>) -> Self {
-        self.query_category = Some(category.into());
-        self
-    }
+    list_setters!();
+    record_setters!();
 
     /// `sysparm_suppress_pagination_header`: drop the `Link` header.
     pub fn suppress_pagination_header(mut self, yes: bool) -> Self {
@@ -215,7 +283,25 @@ impl ListParams {
         self
     }
 
-    common_setters!();
+    /// The query set, if any and valid.
+    pub fn get_query(&self) -> Option<&Query> {
+        self.query.as_ref().and_then(|q| q.as_ref().ok())
+    }
+
+    /// The limit set, if any.
+    pub fn get_limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// The offset set, if any.
+    pub fn get_offset(&self) -> Option<u64> {
+        self.offset
+    }
+
+    /// Whether `sysparm_no_count=true` is set.
+    pub fn get_no_count(&self) -> bool {
+        self.no_count == Some(true)
+    }
 
     /// The `(name, value)` pairs to send, unencoded, in a fixed order; or the first invalid
     /// setting (query, field name, view).
@@ -227,7 +313,7 @@ impl ListParams {
                 out.push(("sysparm_query", q.to_encoded()));
             }
         }
-        self.common.push(&mut out)?;
+        self.record.push(&mut out)?;
         if let Some(n) = self.limit {
             out.push(("sysparm_limit", n.to_string()));
         }
@@ -238,12 +324,7 @@ impl ListParams {
             out.push(("sysparm_no_count", bool_str(b)));
         }
         if let Some(c) = &self.query_category {
-            if c.is_empty() || c.chars().any(char::is_control) {
-                return Err(Error::invalid_input(format!(
-                    "the query category {:?} is empty or contains control characters",
-                    crate::query_quote(c)
-                )));
-            }
+            check_name("query category", c)?;
             out.push(("sysparm_query_category", c.clone()));
         }
         if let Some(b) = self.suppress_pagination_header {
@@ -257,7 +338,13 @@ impl ListParams {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[must_use]
 pub struct GetParams {
-    common: Common,
+    record: RecordParams,
+}
+
+impl HasRecordParams for GetParams {
+    fn record_params(&mut self) -> &mut RecordParams {
+        &mut self.record
+    }
 }
 
 impl GetParams {
@@ -266,12 +353,12 @@ impl GetParams {
         Self::default()
     }
 
-    common_setters!();
+    record_setters!();
 
     /// The `(name, value)` pairs to send, or the first invalid setting.
     pub fn to_pairs(&self) -> Result<Vec<(&'static str, String)>, Error> {
         let mut out = Vec::new();
-        self.common.push(&mut out)?;
+        self.record.push(&mut out)?;
         Ok(out)
     }
 }
@@ -281,7 +368,13 @@ impl GetParams {
 #[must_use]
 pub struct WriteParams {
     input_display_value: Option<bool>,
-    common: Common,
+    record: RecordParams,
+}
+
+impl HasRecordParams for WriteParams {
+    fn record_params(&mut self) -> &mut RecordParams {
+        &mut self.record
+    }
 }
 
 impl WriteParams {
@@ -290,6 +383,8 @@ impl WriteParams {
         Self::default()
     }
 
+    record_setters!();
+
     /// `sysparm_input_display_value`: the values sent are display values (a reference by name,
     /// dates in the user's time zone). Needed to write encrypted fields.
     pub fn input_display_value(mut self, yes: bool) -> Self {
@@ -297,12 +392,10 @@ impl WriteParams {
         self
     }
 
-    common_setters!();
-
     /// The `(name, value)` pairs to send, or the first invalid setting.
     pub fn to_pairs(&self) -> Result<Vec<(&'static str, String)>, Error> {
         let mut out = Vec::new();
-        self.common.push(&mut out)?;
+        self.record.push(&mut out)?;
         if let Some(b) = self.input_display_value {
             out.push(("sysparm_input_display_value", bool_str(b)));
         }
@@ -323,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn pysnow_case_4_query_limit_offset() {
+    fn query_limit_offset() {
         let sys_id = "98ace1a537ea2a00cf5c9c9953990e19";
         let p = ListParams::new()
             .query(field("sys_id").eq(sys_id))
@@ -337,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn pysnow_case_5_fields_limit_offset() {
+    fn fields_limit_offset() {
         let p = ListParams::new()
             .fields(["foo", "bar"])
             .limit(2)

@@ -3,13 +3,12 @@
 use std::future::IntoFuture;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use snow_transport::Body;
 
-use crate::client::{Buffered, Client, url_error};
-use crate::table::BoxFuture;
+use crate::client::Client;
+use crate::request::{ApiRequest, BoxFuture, Buffered, Retry, Target};
 use crate::{Error, Record};
 
 /// Any REST path of the instance, such as `/api/now/stats/incident`, `/api/now/v1/batch` or
@@ -87,13 +86,7 @@ impl Resource {
     pub fn request(&self, method: Method) -> ResourceRequest {
         ResourceRequest {
             client: self.client.clone(),
-            path: self.path.clone(),
-            method,
-            append: None,
-            query: Vec::new(),
-            headers: HeaderMap::new(),
-            body: None,
-            retry: false,
+            request: ApiRequest::new(method, Target::Path(self.path.clone(), Vec::new())),
             error: check_api_path(&self.path).err(),
         }
     }
@@ -129,13 +122,7 @@ impl Resource {
 #[must_use = "a request does nothing until sent"]
 pub struct ResourceRequest {
     client: Client,
-    path: String,
-    method: Method,
-    append: Option<String>,
-    query: Vec<(String, String)>,
-    headers: HeaderMap,
-    body: Option<(Bytes, HeaderValue)>,
-    retry: bool,
+    request: ApiRequest,
     error: Option<Error>,
 }
 
@@ -161,14 +148,16 @@ impl ResourceRequest {
                 crate::query_quote(&append)
             )));
         } else {
-            self.append = Some(rel.to_owned());
+            for segment in rel.split('/') {
+                self.request = self.request.segment(segment);
+            }
         }
         self
     }
 
     /// Adds a query parameter (percent-encoded).
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.query.push((name.into(), value.into()));
+        self.request = self.request.pair(name.into(), value);
         self
     }
 
@@ -179,7 +168,9 @@ impl ResourceRequest {
             HeaderValue::try_from(value.as_ref()),
         ) {
             (Ok(n), Ok(v)) => {
-                self.headers.append(n, v);
+                let mut one = HeaderMap::new();
+                one.append(n, v);
+                self.request = self.request.headers(one);
             }
             _ => self.fail(Error::invalid_input(format!(
                 "the header {:?} has an invalid name or value",
@@ -192,9 +183,7 @@ impl ResourceRequest {
     /// A JSON body (`Content-Type: application/json`).
     pub fn json(mut self, body: &impl Serialize) -> Self {
         match serde_json::to_vec(body) {
-            Ok(v) => {
-                self.body = Some((Bytes::from(v), HeaderValue::from_static("application/json")))
-            }
+            Ok(v) => self.request = self.request.json(Bytes::from(v)),
             Err(e) => self.fail(Error::invalid_input(format!(
                 "the body could not be serialised as JSON: {e}"
             ))),
@@ -205,7 +194,7 @@ impl ResourceRequest {
     /// A raw body with its content type.
     pub fn body(mut self, body: impl Into<Bytes>, content_type: &str) -> Self {
         match HeaderValue::try_from(content_type) {
-            Ok(ct) => self.body = Some((body.into(), ct)),
+            Ok(ct) => self.request = self.request.bytes(body.into(), ct),
             Err(_) => self.fail(Error::invalid_input(
                 "the content type is not a valid header value",
             )),
@@ -213,10 +202,11 @@ impl ResourceRequest {
         self
     }
 
-    /// Allow retrying a non-idempotent method (`POST`, `PATCH`) on `429`, `5xx` or a failed
-    /// connection.
-    pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
-        self.retry = yes;
+    /// Whether the transport may send this request again after a transient failure (`429`,
+    /// `502`-`504`, a failed connection): idempotent methods only by default,
+    /// [`Retry::Always`] for a `POST` or `PATCH` that is safe to repeat.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.request = self.request.retry(retry);
         self
     }
 
@@ -226,30 +216,8 @@ impl ResourceRequest {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let mut url = self.client.instance().url().path(&self.path);
-        if let Some(a) = &self.append {
-            url = url.path(a);
-        }
-        for (k, v) in &self.query {
-            url = url.query(k, v);
-        }
-        let uri = url.build().map_err(url_error)?;
-        let mut req = Request::builder().method(self.method).uri(uri);
-        if let Some(h) = req.headers_mut() {
-            h.extend(self.headers);
-        }
-        let body = match self.body {
-            Some((b, ct)) => {
-                req = req.header(http::header::CONTENT_TYPE, ct);
-                Body::from(b)
-            }
-            None => Body::empty(),
-        };
-        let req = req
-            .body(body)
-            .map_err(|e| Error::invalid_input(e.to_string()))?;
         Ok(ResourceResponse {
-            inner: self.client.send_buffered(req, self.retry).await?,
+            inner: self.client.send_buffered(self.request).await?,
         })
     }
 }
@@ -316,7 +284,7 @@ impl ResourceResponse {
         let de = &mut serde_json::Deserializer::from_slice(&self.inner.body);
         serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
             path: e.path().to_string(),
-            source: Box::new(e.into_inner()),
+            source: e.into_inner(),
         })
     }
 }
@@ -326,7 +294,7 @@ mod tests {
     use super::check_api_path;
 
     #[test]
-    fn api_paths_pysnow_case_3() {
+    fn api_paths_are_validated_like_pysnow() {
         for ok in [
             "/api/now/table/incident",
             "/api/x_acme/v1/it-ems",

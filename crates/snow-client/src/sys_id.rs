@@ -5,6 +5,12 @@ use std::str::FromStr;
 
 /// A record's `sys_id`: 32 hexadecimal digits, kept as given.
 ///
+/// The record calls take one wherever they take a sys_id ([`Table::get`](crate::Table::get),
+/// `update`, `delete`, the attachment calls), as they take a plain string: the sys_ids of a few
+/// system records are not 32 hex digits (`global`), so a string is never refused for its shape.
+/// A `SysId` is checked once, when it is made, and goes into queries as a value
+/// (`field("caller_id").eq(&id)`).
+///
 /// ```
 /// use snow_client::SysId;
 /// let id: SysId = "9d385017c611228701d22104cc95c371".parse()?;
@@ -57,6 +63,18 @@ impl fmt::Display for SysId {
 impl AsRef<str> for SysId {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<SysId> for String {
+    fn from(id: SysId) -> String {
+        id.0
+    }
+}
+
+impl From<&SysId> for String {
+    fn from(id: &SysId) -> String {
+        id.0.clone()
     }
 }
 

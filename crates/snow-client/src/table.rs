@@ -1,22 +1,18 @@
 //! The Table API: [`Table`] and its read and write requests.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::IntoFuture;
 
 use bytes::Bytes;
-use http::{Method, Request};
+use http::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use snow_transport::Body;
 
-use crate::client::{Buffered, Client, json_object_body, url_error};
+use crate::client::Client;
 use crate::list::ListRequest;
-use crate::params::{DisplayValue, GetParams, WriteParams};
+use crate::params::{GetParams, HasRecordParams, RecordParams, WriteParams, record_setters};
 use crate::query::IntoQuery;
+use crate::request::{ApiRequest, BoxFuture, Buffered, Retry, json_object_body};
 use crate::{Error, Record};
-
-/// A boxed future, as returned by `.await` on the request builders.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'static>>;
 
 /// One table, `/api/now/table/{name}` (under the instance's API root). Cheap to clone; holds
 /// no per-call state.
@@ -50,13 +46,18 @@ impl Table {
         &self.name
     }
 
-    fn segments(&self) -> Vec<String> {
-        vec!["table".to_owned(), self.name.clone()]
+    /// `DELETE`, `GET`, `PATCH`... on `/table/{name}` or `/table/{name}/{sys_id}`.
+    fn request(&self, method: Method, sys_id: Option<&str>) -> ApiRequest {
+        let req = ApiRequest::api(method, ["table", self.name.as_str()]);
+        match sys_id {
+            Some(id) => req.segment(id),
+            None => req,
+        }
     }
 
     /// A list call (`GET /table/{name}`) with its own query, fields, limit, paging options...
     pub fn list(&self) -> ListRequest {
-        ListRequest::new(self.client.clone(), self.segments())
+        ListRequest::new(self.client.clone(), self.request(Method::GET, None))
     }
 
     /// Shorthand for `list().query(query)`.
@@ -69,32 +70,31 @@ impl Table {
     pub fn get(&self, sys_id: impl Into<String>) -> GetRequest {
         GetRequest {
             client: self.client.clone(),
-            segments: self.segments(),
-            sys_id: sys_id.into(),
+            request: self.request(Method::GET, Some(&sys_id.into())),
             params: GetParams::new(),
         }
     }
 
     /// Creates a record (`POST`, answered `201`) from any serde value that serialises to a JSON
-    /// object. Never retried automatically unless [`WriteRequest::retry`] is set.
+    /// object. Never retried automatically unless [`WriteRequest::retry`] allows it.
     pub fn create(&self, payload: &impl Serialize) -> WriteRequest {
         WriteRequest::new(
             self.client.clone(),
-            self.segments(),
-            None,
-            Method::POST,
+            self.request(Method::POST, None),
             json_object_body(payload),
         )
     }
 
     /// Updates the given fields of a record (`PATCH`; [`WriteRequest::put`] for `PUT`).
     pub fn update(&self, sys_id: impl Into<String>, payload: &impl Serialize) -> WriteRequest {
+        self.update_body(sys_id.into(), json_object_body(payload))
+    }
+
+    fn update_body(&self, sys_id: String, body: Result<Bytes, Error>) -> WriteRequest {
         WriteRequest::new(
             self.client.clone(),
-            self.segments(),
-            Some(sys_id.into()),
-            Method::PATCH,
-            json_object_body(payload),
+            self.request(Method::PATCH, Some(&sys_id)),
+            body,
         )
     }
 
@@ -102,8 +102,7 @@ impl Table {
     pub fn delete(&self, sys_id: impl Into<String>) -> DeleteRequest {
         DeleteRequest {
             client: self.client.clone(),
-            segments: self.segments(),
-            sys_id: sys_id.into(),
+            request: self.request(Method::DELETE, Some(&sys_id.into())),
             query_no_domain: None,
         }
     }
@@ -118,14 +117,7 @@ impl Table {
     ) -> Result<Record, Error> {
         let body = json_object_body(payload)?;
         let sys_id = self.lookup(query).await?;
-        WriteRequest::new(
-            self.client.clone(),
-            self.segments(),
-            Some(sys_id),
-            Method::PATCH,
-            Ok(body),
-        )
-        .await
+        self.update_body(sys_id, Ok(body)).await
     }
 
     /// Deletes the one record matching `query` (looked up with `one()` first).
@@ -142,95 +134,29 @@ impl Table {
     }
 }
 
-fn build_request(
-    client: &Client,
-    method: Method,
-    segments: &[String],
-    sys_id: Option<&str>,
-    pairs: &[(&'static str, String)],
-    body: Option<Bytes>,
-) -> Result<Request<Body>, Error> {
-    let mut url = client.instance().api();
-    for s in segments {
-        url = url.segment(s);
-    }
-    if let Some(id) = sys_id {
-        url = url.segment(id);
-    }
-    for (k, v) in pairs {
-        url = url.query(k, v);
-    }
-    let uri = url.build().map_err(url_error)?;
-    let mut req = Request::builder().method(method).uri(uri);
-    let body = match body {
-        Some(b) => {
-            req = req.header(http::header::CONTENT_TYPE, "application/json");
-            Body::from(b)
-        }
-        None => Body::empty(),
-    };
-    req.body(body)
-        .map_err(|e| Error::invalid_input(e.to_string()))
-}
-
 /// A single-record read being configured. `.await` it for a [`Record`], or call
 /// [`fetch`](Self::fetch) for your own type.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until awaited"]
 pub struct GetRequest {
     client: Client,
-    segments: Vec<String>,
-    sys_id: String,
+    request: ApiRequest,
     params: GetParams,
 }
 
+impl HasRecordParams for GetRequest {
+    fn record_params(&mut self) -> &mut RecordParams {
+        self.params.record_params()
+    }
+}
+
 impl GetRequest {
-    /// `sysparm_fields` (dot-walk allowed).
-    pub fn fields<I, S>(mut self, fields: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        self.params = self.params.fields(fields);
-        self
-    }
-
-    /// `sysparm_display_value`.
-    pub fn display_value(mut self, d: DisplayValue) -> Self {
-        self.params = self.params.display_value(d);
-        self
-    }
-
-    /// `sysparm_exclude_reference_link`.
-    pub fn exclude_reference_link(mut self, yes: bool) -> Self {
-        self.params = self.params.exclude_reference_link(yes);
-        self
-    }
-
-    /// `sysparm_view`.
-    pub fn view(mut self, view: impl Into<String>) -> Self {
-        self.params = self.params.view(view);
-        self
-    }
-
-    /// `sysparm_query_no_domain`.
-    pub fn query_no_domain(mut self, yes: bool) -> Self {
-        self.params = self.params.query_no_domain(yes);
-        self
-    }
+    record_setters!();
 
     /// Sends the request and decodes the record as `T`.
     pub async fn fetch<T: DeserializeOwned>(self) -> Result<T, Error> {
         let pairs = self.params.to_pairs()?;
-        let req = build_request(
-            &self.client,
-            Method::GET,
-            &self.segments,
-            Some(&self.sys_id),
-            &pairs,
-            None,
-        )?;
-        let resp = self.client.send_buffered(req, false).await?;
+        let resp = self.client.send_buffered(self.request.pairs(pairs)).await?;
         resp.raw().decode_one()
     }
 
@@ -252,6 +178,14 @@ impl IntoFuture for GetRequest {
     }
 }
 
+/// Whether a write's answer carries the written record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Record,
+    /// `X-no-response-body: true`.
+    None,
+}
+
 /// A create or update being configured. `.await` it for the written [`Record`], call
 /// [`send`](Self::send) for your own type, or [`send_without_body`](Self::send_without_body)
 /// to skip the response body (`X-no-response-body: true`).
@@ -259,38 +193,36 @@ impl IntoFuture for GetRequest {
 #[must_use = "a request does nothing until awaited"]
 pub struct WriteRequest {
     client: Client,
-    segments: Vec<String>,
-    sys_id: Option<String>,
-    method: Method,
+    request: ApiRequest,
     body: Result<Bytes, Error>,
     params: WriteParams,
-    retry: bool,
+    retry: Retry,
+}
+
+impl HasRecordParams for WriteRequest {
+    fn record_params(&mut self) -> &mut RecordParams {
+        self.params.record_params()
+    }
 }
 
 impl WriteRequest {
-    fn new(
-        client: Client,
-        segments: Vec<String>,
-        sys_id: Option<String>,
-        method: Method,
-        body: Result<Bytes, Error>,
-    ) -> Self {
+    fn new(client: Client, request: ApiRequest, body: Result<Bytes, Error>) -> Self {
         Self {
             client,
-            segments,
-            sys_id,
-            method,
+            request,
             body,
             params: WriteParams::new(),
-            retry: false,
+            retry: Retry::default(),
         }
     }
+
+    record_setters!();
 
     /// Use `PUT` instead of `PATCH` for an update (ServiceNow treats both alike: only the given
     /// fields change). No effect on a create.
     pub fn put(mut self) -> Self {
-        if self.sys_id.is_some() {
-            self.method = Method::PUT;
+        if self.request.method() == Method::PATCH {
+            self.request = self.request.method_to(Method::PUT);
         }
         self
     }
@@ -301,73 +233,35 @@ impl WriteRequest {
         self
     }
 
-    /// `sysparm_fields` of the returned record.
-    pub fn fields<I, S>(mut self, fields: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        self.params = self.params.fields(fields);
+    /// Whether the transport may send this write again after a transient failure (`429`,
+    /// `502`-`504`, a failed connection). By default a `PUT` may be retried and a create or
+    /// `PATCH` may not: a create sent twice can insert twice.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
         self
     }
 
-    /// `sysparm_display_value` of the returned record.
-    pub fn display_value(mut self, d: DisplayValue) -> Self {
-        self.params = self.params.display_value(d);
-        self
-    }
-
-    /// `sysparm_exclude_reference_link` of the returned record.
-    pub fn exclude_reference_link(mut self, yes: bool) -> Self {
-        self.params = self.params.exclude_reference_link(yes);
-        self
-    }
-
-    /// `sysparm_view` of the returned record.
-    pub fn view(mut self, view: impl Into<String>) -> Self {
-        self.params = self.params.view(view);
-        self
-    }
-
-    /// `sysparm_query_no_domain` (updates).
-    pub fn query_no_domain(mut self, yes: bool) -> Self {
-        self.params = self.params.query_no_domain(yes);
-        self
-    }
-
-    /// Allow the transport to retry this write on `429`, `502`-`504` or a failed connection.
-    /// Off by default for creates and `PATCH`: a retried create can insert twice.
-    pub fn retry(mut self, yes: bool) -> Self {
-        self.retry = yes;
-        self
-    }
-
-    async fn exchange(self, no_body: bool) -> Result<Buffered, Error> {
+    async fn exchange(self, answer: Answer) -> Result<Buffered, Error> {
         let body = self.body?;
         let pairs = self.params.to_pairs()?;
-        let mut req = build_request(
-            &self.client,
-            self.method,
-            &self.segments,
-            self.sys_id.as_deref(),
-            &pairs,
-            Some(body),
-        )?;
-        if no_body {
-            req.headers_mut()
-                .insert("x-no-response-body", http::HeaderValue::from_static("true"));
+        let mut req = self.request.pairs(pairs).json(body).retry(self.retry);
+        if answer == Answer::None {
+            req = req.header(
+                http::HeaderName::from_static("x-no-response-body"),
+                http::HeaderValue::from_static("true"),
+            );
         }
-        self.client.send_buffered(req, self.retry).await
+        self.client.send_buffered(req).await
     }
 
     /// Sends the write and decodes the returned record as `T`.
     pub async fn send<T: DeserializeOwned>(self) -> Result<T, Error> {
-        self.exchange(false).await?.raw().decode_one()
+        self.exchange(Answer::Record).await?.raw().decode_one()
     }
 
     /// Sends the write with `X-no-response-body: true` and checks only the status.
     pub async fn send_without_body(self) -> Result<(), Error> {
-        self.exchange(true).await?.raw().expect_success()
+        self.exchange(Answer::None).await?.raw().expect_success()
     }
 }
 
@@ -384,8 +278,7 @@ impl IntoFuture for WriteRequest {
 #[must_use = "a request does nothing until awaited"]
 pub struct DeleteRequest {
     client: Client,
-    segments: Vec<String>,
-    sys_id: String,
+    request: ApiRequest,
     query_no_domain: Option<bool>,
 }
 
@@ -398,20 +291,11 @@ impl DeleteRequest {
 
     /// Sends the delete; `204` is success, a missing record is [`Error::Api`] with 404.
     pub async fn send(self) -> Result<(), Error> {
-        let mut pairs = Vec::new();
-        if let Some(b) = self.query_no_domain {
-            pairs.push(("sysparm_query_no_domain", b.to_string()));
-        }
-        let req = build_request(
-            &self.client,
-            Method::DELETE,
-            &self.segments,
-            Some(&self.sys_id),
-            &pairs,
-            None,
-        )?;
+        let pairs = self
+            .query_no_domain
+            .map(|b| ("sysparm_query_no_domain", b.to_string()));
         self.client
-            .send_buffered(req, false)
+            .send_buffered(self.request.pairs(pairs))
             .await?
             .raw()
             .expect_success()

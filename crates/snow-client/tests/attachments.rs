@@ -1,4 +1,4 @@
-//! Attachment API against the dev instance (pysnow acceptance cases 18-20): list, upload
+//! Attachment API against the dev instance, as pysnow users use it: list, upload
 //! (raw, content type guessed or given), streamed download, delete.
 
 mod common;

@@ -6,9 +6,8 @@ mod common;
 use std::collections::HashSet;
 
 use common::{client, log_for, param, start};
-use futures_util::TryStreamExt;
 use snow_client::query::field;
-use snow_client::{CountCheck, Error, Record};
+use snow_client::{CountCheck, Error, PageOrder, Paging, Record};
 use snow_devinstance::{FaultKind, FaultRule, Trigger};
 
 const T: &str = "/api/now/table/incident";
@@ -135,7 +134,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
     let keyset: Vec<Record> = inc
         .list()
         .query(q())
-        .keyset(true)
+        .paging(Paging::Keyset)
         .page_size(150)
         .all()
         .await
@@ -146,7 +145,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
     let uncounted: Vec<Record> = inc
         .list()
         .query(q())
-        .keyset(true)
+        .paging(Paging::Keyset)
         .no_count(true)
         .page_size(150)
         .all()
@@ -167,7 +166,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
         .list()
         .query(q())
         .page_size(100)
-        .concurrency(4, true)
+        .concurrency(4)
         .all()
         .await
         .unwrap();
@@ -176,7 +175,8 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
         .list()
         .query(q())
         .page_size(100)
-        .concurrency(4, false)
+        .concurrency(4)
+        .page_order(PageOrder::Arrival)
         .all()
         .await
         .unwrap();
@@ -187,7 +187,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
     // With a limit, keyset stops there.
     let limited: Vec<Record> = inc
         .list()
-        .keyset(true)
+        .paging(Paging::Keyset)
         .page_size(30)
         .limit(70)
         .all()
@@ -203,7 +203,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
     let by_key: Vec<Record> = inc
         .list()
         .raw_query(raw)
-        .keyset(true)
+        .paging(Paging::Keyset)
         .page_size(40)
         .all()
         .await
@@ -213,7 +213,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
     let err = inc
         .list()
         .raw_query("active=true^ORDERBYnumber")
-        .keyset(true)
+        .paging(Paging::Keyset)
         .all::<Record>()
         .await
         .unwrap_err();
@@ -221,7 +221,7 @@ async fn keyset_and_concurrent_paging_give_the_same_records() {
     let err = inc
         .list()
         .query(field("active").eq(true).order_by("number"))
-        .keyset(true)
+        .paging(Paging::Keyset)
         .all::<Record>()
         .await
         .unwrap_err();
@@ -364,9 +364,9 @@ async fn cancelled_transactions_shrink_the_page_and_retry_from_the_same_offset()
     dev.shutdown().await.unwrap();
 }
 
-/// pysnow acceptance case 26 (legacy paging): follow `Link: rel="next"` until none is left.
+/// pysnow's legacy paging: follow `Link: rel="next"` until none is left.
 #[tokio::test]
-async fn pysnow_case_26_follows_link_next_until_none() {
+async fn follows_link_next_until_none() {
     let dev = start(7).await;
     let c = client(&dev, "admin");
     let linked: Vec<Record> = c
@@ -374,7 +374,7 @@ async fn pysnow_case_26_follows_link_next_until_none() {
         .list()
         .fields(["sys_id", "number", "short_description"])
         .page_size(2)
-        .follow_links(true)
+        .paging(Paging::Links)
         .all()
         .await
         .unwrap();
@@ -408,7 +408,7 @@ async fn pysnow_case_26_follows_link_next_until_none() {
         .list()
         .page_size(2)
         .limit(3)
-        .follow_links(true)
+        .paging(Paging::Links)
         .all()
         .await
         .unwrap();
@@ -421,21 +421,11 @@ async fn pysnow_case_26_follows_link_next_until_none() {
         .list()
         .page_size(2)
         .no_count(true)
-        .follow_links(true)
+        .paging(Paging::Links)
         .all()
         .await
         .unwrap();
     assert_eq!(ids(&counted), ids(&by_offset));
-    // Keyset and links are two ways of paging.
-    let err = c
-        .table("incident")
-        .list()
-        .keyset(true)
-        .follow_links(true)
-        .all::<Record>()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     dev.shutdown().await.unwrap();
 }
 
@@ -511,7 +501,7 @@ async fn follow(
     let s = c
         .table("incident")
         .list()
-        .follow_links(true)
+        .paging(Paging::Links)
         .count_check(CountCheck::Off)
         .stream::<Record>();
     let (ok, err) = collect_until_error(s).await;

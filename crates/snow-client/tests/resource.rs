@@ -1,5 +1,5 @@
 //! The generic resource: any API path, any method, appended paths, query parameters and
-//! headers (pysnow acceptance cases 3 and 17).
+//! headers, as pysnow's `resource(api_path=...)` and `request()` offer them.
 
 mod common;
 
@@ -27,7 +27,7 @@ async fn custom_requests_with_paths_headers_and_bodies() {
     assert!(r.headers.iter().any(|(k, v)| k == "foo" && v == "bar"));
     assert_eq!(param(&r, "sysparm_limit").as_deref(), Some("2"));
 
-    // POST with a JSON body, then path_append "/<sys_id>" (case 17).
+    // POST with a JSON body, then path_append "/<sys_id>".
     let created: Record = res
         .post()
         .json(&json!({"short_description": "via resource"}))

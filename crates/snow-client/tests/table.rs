@@ -1,5 +1,5 @@
-//! Table API against the dev instance over real HTTP: reads, writes, parameters, pysnow's
-//! acceptance cases 4-9 and 14-16, and the parameter leak of pysnow #195.
+//! Table API against the dev instance over real HTTP: reads, writes, parameters, the calls
+//! pysnow users make, and pysnow's parameter leak (rbw/pysnow#195) that must not happen here.
 
 mod common;
 
@@ -72,7 +72,7 @@ async fn get_by_sys_id_and_typed_decoding() {
 }
 
 #[tokio::test]
-async fn list_sends_every_parameter_lowercase_and_pysnow_cases_4_5() {
+async fn list_sends_every_parameter_lowercase() {
     let dev = start(30).await;
     let c = client(&dev, "admin");
     let _: Vec<Record> = c
@@ -258,7 +258,7 @@ async fn create_update_put_delete_cases_14_to_16() {
     let err = inc.delete(&id).await.unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
 
-    // A payload that is not an object is refused before any request (case 15).
+    // A payload that is not an object is refused before any request.
     dev.admin().clear_request_log();
     let err = inc.create(&json!(["a"])).await.unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");

@@ -49,6 +49,7 @@
 mod ast;
 mod build;
 mod check;
+mod operator;
 pub(crate) use check::quote as quote_for_error;
 mod parse;
 mod value;

@@ -203,13 +203,16 @@ impl Record {
     ) -> Result<Option<T>, Error> {
         match self.get(name) {
             None => Ok(None),
-            Some(FieldValue::Field(f)) => read(f).map_err(|e| Error::Decode {
-                path: name.to_owned(),
-                source: Box::new(e),
+            Some(FieldValue::Field(f)) => read(f).map_err(|e| Error::FieldValue {
+                field: crate::query_quote(name),
+                source: e,
             }),
-            Some(FieldValue::Json(_)) => Err(Error::Decode {
-                path: name.to_owned(),
-                source: "the member is nested JSON, not a field value".into(),
+            Some(FieldValue::Json(_)) => Err(Error::FieldValue {
+                field: crate::query_quote(name),
+                source: ValueError {
+                    value: "(nested JSON)".to_owned(),
+                    expected: "a field value",
+                },
             }),
         }
     }

@@ -112,7 +112,7 @@ fn record_keeps_nested_json_and_dot_walked_names() {
     assert!(matches!(r.get("tags"), Some(FieldValue::Json(_))));
     assert_eq!(r.str("count"), None);
     let e = r.bool("attributes").unwrap_err();
-    assert!(matches!(&e, Error::Decode { path, .. } if path == "attributes"));
+    assert!(matches!(&e, Error::FieldValue { field, .. } if field == "attributes"));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn record_typed_getters_name_the_field() {
     let r: Record =
         serde_json::from_str(r#"{"active":"maybe","n":"7","d":"2024-01-02","empty":""}"#).unwrap();
     let e = r.bool("active").unwrap_err();
-    assert!(matches!(&e, Error::Decode { path, .. } if path == "active"));
+    assert!(matches!(&e, Error::FieldValue { field, .. } if field == "active"));
     assert!(e.to_string().contains("`active`") && e.to_string().contains("maybe"));
     assert_eq!(r.i64("n").unwrap(), Some(7));
     assert_eq!(r.date("d").unwrap(), Some(date!(2024 - 01 - 02)));

@@ -28,6 +28,7 @@
 //! ```
 
 mod excerpt;
+pub(crate) mod link;
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -331,7 +332,7 @@ pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -
         // Cannot happen (the same bytes decode the same way); report the first error.
         return Err(Error::Decode {
             path: format!("result[{index}]"),
-            source: Box::new(first_error),
+            source: first_error,
         });
     };
     let inner = pe.path().to_string();
@@ -342,7 +343,7 @@ pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -
     };
     Err(Error::Decode {
         path,
-        source: Box::new(pe.into_inner()),
+        source: pe.into_inner(),
     })
 }
 
@@ -446,6 +447,14 @@ impl<'a> RawResponse<'a> {
             return Err(Error::RateLimited {
                 retry_after: self.retry_after(),
                 message,
+                rule: self.header("x-ratelimit-rule").map(crate::query_quote),
+                limit: self
+                    .header("x-ratelimit-limit")
+                    .and_then(|v| v.trim().parse().ok()),
+                reset: self
+                    .header("x-ratelimit-reset")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))),
             });
         }
         if !looks_like_json(self.body) {
@@ -512,11 +521,11 @@ impl<'a> RawResponse<'a> {
                 let err = match serde_path_to_error::deserialize::<_, Envelope<T>>(de) {
                     Err(pe) => Error::Decode {
                         path: pe.path().to_string(),
-                        source: Box::new(pe.into_inner()),
+                        source: pe.into_inner(),
                     },
                     Ok(_) => Error::Decode {
                         path: "result".into(),
-                        source: Box::new(e),
+                        source: e,
                     },
                 };
                 Err(self.explain_failure(Some(err)))
@@ -556,7 +565,7 @@ impl<'a> RawResponse<'a> {
             Err(e) if e.is_data() => {
                 let err = Error::Decode {
                     path: "result".into(),
-                    source: Box::new(e),
+                    source: e,
                 };
                 Err(self.explain_failure(Some(err)))
             }

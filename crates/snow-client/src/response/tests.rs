@@ -22,13 +22,13 @@ fn decode_one(status: u16, body: &str) -> Result<Record, Error> {
 }
 
 #[test]
-fn pysnow_case_6_one_record() {
+fn one_record() {
     let r = decode_one(200, r#"{"result":[{"sys_id":"a","number":"INC1"}]}"#).unwrap();
     assert_eq!(r.str("number"), Some("INC1"));
 }
 
 #[test]
-fn pysnow_case_7_three_records() {
+fn three_records() {
     let body = r#"{"result":[{"n":"0"},{"n":"1"},{"n":"2"}]}"#;
     assert!(matches!(decode_one(200, body), Err(Error::MultipleResults)));
     let all = decode_list(200, body).unwrap();
@@ -37,7 +37,7 @@ fn pysnow_case_7_three_records() {
 }
 
 #[test]
-fn pysnow_case_8_empty_result() {
+fn empty_result() {
     assert!(matches!(
         decode_one(200, r#"{"result":[]}"#),
         Err(Error::NoResults)
@@ -46,7 +46,7 @@ fn pysnow_case_8_empty_result() {
 }
 
 #[test]
-fn pysnow_case_9_object_result() {
+fn object_result() {
     let body = r#"{"result":{"sys_id":"x","number":"INC9"}}"#;
     let all = decode_list(200, body).unwrap();
     assert_eq!(all.len(), 1);
@@ -54,7 +54,7 @@ fn pysnow_case_9_object_result() {
 }
 
 #[test]
-fn pysnow_case_10_missing_result() {
+fn missing_result() {
     let e = decode_list(200, "{}").unwrap_err();
     match &e {
         Error::UnexpectedResponse { reason, .. } => assert!(reason.contains("result")),
@@ -63,7 +63,7 @@ fn pysnow_case_10_missing_result() {
 }
 
 #[test]
-fn pysnow_case_11_error_body_on_200() {
+fn error_body_on_200() {
     let e = decode_list(
         200,
         r#"{"error":{"message":"test_message","detail":"test_details"}}"#,
@@ -86,7 +86,7 @@ fn pysnow_case_11_error_body_on_200() {
 }
 
 #[test]
-fn pysnow_case_12_500_empty_body() {
+fn status_500_with_empty_body() {
     let e = decode_list(500, "").unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
     assert!(e.to_string().contains("500 Internal Server Error"), "{e}");
@@ -94,7 +94,7 @@ fn pysnow_case_12_500_empty_body() {
 }
 
 #[test]
-fn pysnow_case_13_get_202_is_session_rejection() {
+fn get_answered_202_is_session_rejection() {
     let mut h = HeaderMap::new();
     h.insert("x-transaction-id", HeaderValue::from_static("79aee3f52fa2"));
     let e = resp(&Method::GET, 202, &h, b"")
@@ -110,7 +110,7 @@ fn pysnow_case_13_get_202_is_session_rejection() {
 }
 
 #[test]
-fn acceptance_22_not_found_with_transaction_id() {
+fn not_found_names_message_detail_and_transaction_id() {
     let mut h = HeaderMap::new();
     h.insert("x-transaction-id", HeaderValue::from_static("0123456789ab"));
     let body = br#"{"error":{"message":"No Record found","detail":"Record doesn't exist or ACL restricts the record retrieval"},"status":"failure"}"#;
@@ -136,7 +136,7 @@ fn acceptance_22_not_found_with_transaction_id() {
 }
 
 #[test]
-fn acceptance_23_detail_null_empty_or_missing() {
+fn detail_may_be_null_empty_or_missing() {
     for body in [
         r#"{"error":{"detail":null,"message":"Invalid table name"},"status":"failure"}"#,
         r#"{"error":{"detail":"","message":"Invalid table name"},"status":"failure"}"#,
@@ -164,7 +164,7 @@ fn acceptance_23_detail_null_empty_or_missing() {
 }
 
 #[test]
-fn acceptance_24_non_json_bodies() {
+fn non_json_bodies_are_typed_errors() {
     let mut h = HeaderMap::new();
     h.insert("content-type", HeaderValue::from_static("text/html"));
     for (status, reason) in [(503, "Service Unavailable"), (500, "Internal Server Error")] {
@@ -308,6 +308,12 @@ fn malformed_json_is_unexpected() {
 fn rate_limited_with_retry_after() {
     let mut h = HeaderMap::new();
     h.insert("retry-after", HeaderValue::from_static("30"));
+    h.insert("x-ratelimit-limit", HeaderValue::from_static("100"));
+    h.insert("x-ratelimit-reset", HeaderValue::from_static("1700000000"));
+    h.insert(
+        "x-ratelimit-rule",
+        HeaderValue::from_static("0123456789abcdef0123456789abcdef"),
+    );
     let body = br#"{"error":{"message":"Rate limit exceeded","detail":"Rate limit of 100 requests per hour for Table API exceeded"},"status":"failure"}"#;
     let e = resp(&Method::GET, 429, &h, body)
         .decode_list::<Record>()
@@ -316,8 +322,17 @@ fn rate_limited_with_retry_after() {
         Error::RateLimited {
             retry_after,
             message,
+            rule,
+            limit,
+            reset,
         } => {
             assert_eq!(*retry_after, Some(Duration::from_secs(30)));
+            assert_eq!(rule.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+            assert_eq!(*limit, Some(100));
+            assert_eq!(
+                *reset,
+                Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            );
             assert!(
                 message
                     .as_deref()
@@ -337,7 +352,10 @@ fn rate_limited_with_retry_after() {
         e,
         Error::RateLimited {
             retry_after: None,
-            message: None
+            message: None,
+            rule: None,
+            limit: None,
+            reset: None,
         }
     ));
 }

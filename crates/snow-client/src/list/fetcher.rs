@@ -1,0 +1,187 @@
+//! [`Fetcher`]: one page request of a list call, with its retries.
+
+use std::sync::Arc;
+
+use http::Method;
+use serde::de::DeserializeOwned;
+
+use super::PageOrder;
+use super::pending::{BufferPool, Pending};
+use crate::Error;
+use crate::client::Client;
+use crate::params::ListParams;
+use crate::query::Query;
+use crate::request::{ApiRequest, Buffered, Target};
+use crate::response::link::next_link_of;
+
+/// How many times one page is asked again after its body could not be read to the end.
+const MAX_DROPPED_READS: u32 = 2;
+
+/// What fetches pages for one stream: the endpoint, the parameters of every page, and the
+/// buffers page bodies are read into.
+pub(crate) struct Fetcher {
+    client: Client,
+    request: ApiRequest,
+    params: ListParams,
+    cancel_retries: u32,
+    pool: Arc<BufferPool>,
+}
+
+/// One successful request.
+pub(crate) struct Fetched<T> {
+    pub(crate) records: Pending<T>,
+    /// `X-Total-Count`.
+    pub(crate) total: Option<u64>,
+    /// The `sysparm_limit` that succeeded (smaller than asked after a cancellation).
+    pub(crate) size: u64,
+    /// The `Link: rel="next"` URL.
+    pub(crate) next: Option<String>,
+}
+
+/// One page handed to the record stream.
+pub(crate) struct PageOut<T> {
+    pub(crate) records: Pending<T>,
+    /// Records the whole call should yield (known from the first page's total).
+    pub(crate) expected: Option<u64>,
+}
+
+/// How a stream pages: where it starts, how many records in all and per request, whether
+/// `X-Total-Count` is meaningful, and how many pages may be in flight (offset paging only).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub(crate) start: u64,
+    pub(crate) limit: Option<u64>,
+    pub(crate) page: u64,
+    pub(crate) no_count: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) page_order: PageOrder,
+}
+
+impl Fetcher {
+    pub(crate) fn new(
+        client: Client,
+        request: ApiRequest,
+        params: ListParams,
+        cancel_retries: u32,
+    ) -> Self {
+        Self {
+            client,
+            request,
+            params,
+            cancel_retries,
+            pool: Arc::default(),
+        }
+    }
+
+    /// The client the pages are fetched with.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends one page request, reading its body into a pooled buffer.
+    async fn get(&self, req: ApiRequest) -> Result<Buffered, Error> {
+        self.client
+            .send_buffered_into(req, |want| self.pool.take(want))
+            .await
+    }
+
+    /// One request of at most `size` records at `offset`; halves the size (down to 1) and asks
+    /// again after a cancelled or truncated answer, up to the configured number of times.
+    pub(crate) async fn fetch<T: DeserializeOwned>(
+        &self,
+        query: &Query,
+        offset: u64,
+        size: u64,
+    ) -> Result<Fetched<T>, Error> {
+        let mut size = size.max(1);
+        let mut retries = 0;
+        let mut dropped = 0;
+        loop {
+            let pairs = self
+                .params
+                .clone()
+                .query(query.clone())
+                .limit(size)
+                .offset(offset)
+                .to_pairs()?;
+            let resp = match self.get(self.request.clone().pairs(pairs)).await {
+                Ok(resp) => resp,
+                // The connection dropped while the page was being read (the transport retries
+                // only failures before a response): a GET is safe to ask again.
+                Err(e) if e.is_dropped_connection() && dropped < MAX_DROPPED_READS => {
+                    dropped += 1;
+                    tracing::warn!(offset, size, error = %e, "page read failed; asking again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let raw = resp.raw();
+            match raw.list_spans() {
+                Ok(spans) => {
+                    let total = raw.total_count();
+                    let next = next_link_of(&resp.parts.headers);
+                    return Ok(Fetched {
+                        records: Pending::from_body(resp.body, spans, &self.pool),
+                        total,
+                        size,
+                        next,
+                    });
+                }
+                Err(e @ (Error::TransactionCancelled { .. } | Error::TruncatedResponse { .. }))
+                    if retries < self.cancel_retries =>
+                {
+                    tracing::warn!(offset, size, error = %e, "page cancelled; asking again for a smaller page");
+                    retries += 1;
+                    size = (size / 2).max(1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One page at a URL of the instance (already checked to be on its origin), and its
+    /// `Link: rel="next"`.
+    pub(crate) async fn fetch_uri<T: DeserializeOwned>(
+        &self,
+        uri: http::Uri,
+    ) -> Result<(Pending<T>, Option<String>), Error> {
+        let resp = self
+            .get(ApiRequest::new(Method::GET, Target::Uri(uri)))
+            .await?;
+        let spans = resp.raw().list_spans()?;
+        let next = next_link_of(&resp.parts.headers);
+        Ok((Pending::from_body(resp.body, spans, &self.pool), next))
+    }
+
+    /// Records `start..start+len` (one page, in several requests after a cancellation): the
+    /// records, the first answer's `X-Total-Count`, and whether the last answer was short.
+    pub(crate) async fn range<T: DeserializeOwned>(
+        &self,
+        query: &Query,
+        start: u64,
+        len: u64,
+    ) -> Result<(Pending<T>, Option<u64>, bool), Error> {
+        let mut out = Pending::empty(crate::response::decode_list_item::<T>);
+        let mut total = None;
+        let mut pos = start;
+        let end = start.saturating_add(len);
+        let mut size = len;
+        let mut short = false;
+        while pos < end {
+            let want = size.min(end - pos);
+            let got = self.fetch::<T>(query, pos, want).await?;
+            if total.is_none() {
+                total = got.total;
+            }
+            short = (got.records.len() as u64) < got.size;
+            out.append(got.records);
+            pos += got.size;
+            // Grow back towards the page size after a shrunk success.
+            size = got.size.saturating_mul(2).min(len);
+            if short {
+                break;
+            }
+        }
+        Ok((out, total, short))
+    }
+}

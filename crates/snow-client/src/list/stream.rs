@@ -1,0 +1,214 @@
+//! [`RecordStream`]: the records of a list call, page after page.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::stream::{self, BoxStream, StreamExt};
+
+use super::CountCheck;
+use super::fetcher::PageOut;
+use super::pending::Pending;
+use crate::Error;
+
+/// The records of a list call, page after page, as a [`Stream`].
+///
+/// Holds at most the page being yielded and one page prefetched (plus the requests in flight
+/// when fetching concurrently). Pages are kept as received and each record is decoded when it
+/// is yielded, so memory is about two pages of JSON whatever the record type; a record that
+/// does not decode ends the stream with [`Error::Decode`] after the records before it. After an
+/// error the stream ends.
+#[must_use = "streams do nothing unless polled"]
+pub struct RecordStream<T> {
+    pages: BoxStream<'static, Result<PageOut<T>, Error>>,
+    current: Option<Pending<T>>,
+    next: Option<Pending<T>>,
+    pages_done: bool,
+    pending_error: Option<Error>,
+    finished: bool,
+    received: u64,
+    expected: Option<u64>,
+    count_check: CountCheck,
+}
+
+// No field is ever pinned: records are moved out by value.
+impl<T> Unpin for RecordStream<T> {}
+
+impl<T> fmt::Debug for RecordStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordStream")
+            .field("received", &self.received)
+            .field("expected", &self.expected)
+            .field("buffered", &self.current.as_ref().map_or(0, Pending::len))
+            .field("prefetched", &self.next.as_ref().map(Pending::len))
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> RecordStream<T> {
+    pub(crate) fn new(
+        pages: BoxStream<'static, Result<PageOut<T>, Error>>,
+        count_check: CountCheck,
+    ) -> Self {
+        Self {
+            pages,
+            current: None,
+            next: None,
+            pages_done: false,
+            pending_error: None,
+            finished: false,
+            received: 0,
+            expected: None,
+            count_check,
+        }
+    }
+
+    pub(crate) fn failed(e: Error) -> Self {
+        Self::new(stream::once(async { Err(e) }).boxed(), CountCheck::Off)
+    }
+}
+
+impl<T> RecordStream<T> {
+    /// How many records the call should yield in all, once the first page told
+    /// (`X-Total-Count` with the offset and limit applied); `None` before, or with `no_count`.
+    pub fn expected(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// How many records the stream holds right now, received but not yielded yet: the rest of
+    /// the current page plus the prefetched page (never more than two pages when fetching
+    /// sequentially). They are kept as received and decoded one by one as they are yielded.
+    pub fn buffered(&self) -> usize {
+        self.current.as_ref().map_or(0, Pending::len) + self.next.as_ref().map_or(0, Pending::len)
+    }
+
+    /// How many records were yielded so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The next record; `Ok(None)` at the end. With it a stream needs no extra crate:
+    /// `while let Some(r) = stream.try_next().await? { ... }`.
+    pub async fn try_next(&mut self) -> Result<Option<T>, Error> {
+        self.next().await.transpose()
+    }
+
+    /// The next record or error; `None` at the end (the [`Stream`] impl, without importing a
+    /// stream trait).
+    pub async fn next(&mut self) -> Option<Result<T, Error>> {
+        StreamExt::next(self).await
+    }
+
+    /// Every remaining record in a `Vec`.
+    pub async fn all(mut self) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        while let Some(r) = self.next().await {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// The first record; [`Error::NoResults`] when there is none.
+    pub async fn first(self) -> Result<T, Error> {
+        self.first_or_none().await?.ok_or(Error::NoResults)
+    }
+
+    /// The first record, or `None`.
+    pub async fn first_or_none(mut self) -> Result<Option<T>, Error> {
+        self.next().await.transpose()
+    }
+
+    /// Exactly one record: [`Error::NoResults`] or [`Error::MultipleResults`] otherwise.
+    pub async fn one(self) -> Result<T, Error> {
+        self.one_or_none().await?.ok_or(Error::NoResults)
+    }
+
+    /// The only record, or `None`; [`Error::MultipleResults`] when there are several.
+    pub async fn one_or_none(mut self) -> Result<Option<T>, Error> {
+        let Some(first) = self.next().await.transpose()? else {
+            return Ok(None);
+        };
+        match self.next().await.transpose()? {
+            None => Ok(Some(first)),
+            Some(_) => Err(Error::MultipleResults),
+        }
+    }
+
+    fn end(&mut self) -> Option<Error> {
+        self.finished = true;
+        let expected = self.expected?;
+        if expected == self.received {
+            return None;
+        }
+        match self.count_check {
+            CountCheck::Error => Some(Error::CountMismatch {
+                expected,
+                received: self.received,
+            }),
+            CountCheck::Warn => {
+                tracing::warn!(
+                    expected,
+                    received = self.received,
+                    "the number of records received differs from X-Total-Count"
+                );
+                None
+            }
+            CountCheck::Off => None,
+        }
+    }
+}
+
+impl<T> Stream for RecordStream<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            // Keep one page prefetched.
+            if this.next.is_none() && !this.pages_done {
+                match this.pages.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(page))) => {
+                        if let Some(e) = page.expected {
+                            this.expected = Some(e);
+                        }
+                        this.next = Some(page.records);
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        this.pending_error = Some(e);
+                        this.pages_done = true;
+                    }
+                    Poll::Ready(None) => this.pages_done = true,
+                    Poll::Pending => {}
+                }
+            }
+            match this.current.as_mut().and_then(Pending::take) {
+                Some(Ok(item)) => {
+                    this.received += 1;
+                    return Poll::Ready(Some(Ok(item)));
+                }
+                Some(Err(e)) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => this.current = None,
+            }
+            if let Some(next) = this.next.take() {
+                this.current = Some(next);
+                continue;
+            }
+            if let Some(e) = this.pending_error.take() {
+                this.finished = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            if this.pages_done {
+                return Poll::Ready(this.end().map(Err));
+            }
+            return Poll::Pending;
+        }
+    }
+}

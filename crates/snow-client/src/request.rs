@@ -1,0 +1,399 @@
+//! The one request path: a request to the instance ([`ApiRequest`]: method, path, query pairs,
+//! headers, body) built and sent through the transport, buffered or streamed.
+//!
+//! Every API module (tables, lists, resources, attachments, and the APIs to come) describes its
+//! call as an [`ApiRequest`] and hands it to the [`Client`](crate::Client), which sends it with
+//! the functions here; none builds URLs, sets content types or reads bodies on its own. This
+//! module depends on nothing else of the crate but [`Error`] and the response decoder.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::BodyExt;
+use snow_core::Instance;
+use snow_transport::{Body, ResponseBody, RetryNonIdempotent, Transport, TransportError};
+
+use crate::Error;
+use crate::response::RawResponse;
+
+/// The future of a request builder's `.await` (every builder implements `IntoFuture` with it).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'static>>;
+
+/// Whether the transport may send a request again after a failure it deems transient (no
+/// connection, a connection dropped before the answer, `429`, `502`-`504`).
+///
+/// ```no_run
+/// use serde_json::json;
+/// use snow_client::Retry;
+/// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+/// // An update by sys_id is safe to repeat: allow retries although PATCH is not idempotent.
+/// client.table("incident").update("9d385017c611228701d22104cc95c371", &json!({"urgency": "1"}))
+///     .retry(Retry::Always)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Retry {
+    /// Retry only idempotent methods (`GET`, `HEAD`, `PUT`, `DELETE`): the default. A `POST`
+    /// or `PATCH` is sent once, since a create sent twice can insert twice.
+    #[default]
+    IdempotentOnly,
+    /// Retry this request whatever its method: the caller knows that sending it twice is safe.
+    Always,
+}
+
+/// Where a request goes.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// Segments under the instance's API root (`/api/now/` + segments), each percent-encoded.
+    Api(Vec<String>),
+    /// An absolute path on the instance, already checked by its builder, plus segments.
+    Path(String, Vec<String>),
+    /// A full URL of the instance (the next page of a `Link` header), sent as it is.
+    Uri(http::Uri),
+}
+
+/// A request body.
+#[derive(Debug)]
+enum Payload {
+    /// Bytes in memory (replayable: the transport may retry the request).
+    Bytes(Bytes),
+    /// A stream read once (an upload from a file or a reader). In a mutex only so that a
+    /// request is `Sync` (a stream body is `Send` but not `Sync`); it is taken once, when sent.
+    Stream(std::sync::Mutex<Option<Body>>),
+    /// A clone of a request whose stream went to the original: sending it is an error.
+    Taken,
+}
+
+impl Clone for Payload {
+    fn clone(&self) -> Self {
+        match self {
+            Payload::Bytes(b) => Payload::Bytes(b.clone()),
+            Payload::Stream(_) | Payload::Taken => Payload::Taken,
+        }
+    }
+}
+
+/// One request to the instance being described: method, target, query pairs, headers, body
+/// and retry choice. Turned into an `http::Request` only when it is sent.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiRequest {
+    method: Method,
+    target: Target,
+    query: Vec<(Cow<'static, str>, String)>,
+    headers: HeaderMap,
+    body: Option<(Payload, HeaderValue)>,
+    retry: Retry,
+}
+
+impl ApiRequest {
+    /// A request with no query, header or body.
+    pub(crate) fn new(method: Method, target: Target) -> Self {
+        Self {
+            method,
+            target,
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+            retry: Retry::default(),
+        }
+    }
+
+    /// A request to segments under the API root (`table`, `incident`, ...).
+    pub(crate) fn api<I, S>(method: Method, segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(
+            method,
+            Target::Api(segments.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// The method.
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The same request with another method.
+    pub(crate) fn method_to(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Appends one path segment (percent-encoded when sent).
+    pub(crate) fn segment(mut self, segment: impl Into<String>) -> Self {
+        match &mut self.target {
+            Target::Api(segments) | Target::Path(_, segments) => segments.push(segment.into()),
+            // A full URL is sent as it is.
+            Target::Uri(_) => {}
+        }
+        self
+    }
+
+    /// Adds a query pair (percent-encoded when sent).
+    pub(crate) fn pair(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds query pairs.
+    pub(crate) fn pairs<N, V>(mut self, pairs: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: Into<Cow<'static, str>>,
+        V: Into<String>,
+    {
+        self.query
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Adds headers (appended: a name given twice is sent twice).
+    pub(crate) fn headers(mut self, headers: HeaderMap) -> Self {
+        for (name, value) in headers {
+            if let Some(name) = name {
+                self.headers.append(name, value);
+            }
+        }
+        self
+    }
+
+    /// Sets one header, replacing any of the same name.
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// A JSON body (`Content-Type: application/json`).
+    pub(crate) fn json(self, body: Bytes) -> Self {
+        self.bytes(body, HeaderValue::from_static("application/json"))
+    }
+
+    /// A body in memory with its content type.
+    pub(crate) fn bytes(mut self, body: Bytes, content_type: HeaderValue) -> Self {
+        self.body = Some((Payload::Bytes(body), content_type));
+        self
+    }
+
+    /// A streamed body with its content type (read once: the request is not retried).
+    pub(crate) fn stream(mut self, body: Body, content_type: HeaderValue) -> Self {
+        self.body = Some((
+            Payload::Stream(std::sync::Mutex::new(Some(body))),
+            content_type,
+        ));
+        self
+    }
+
+    /// The retry choice.
+    pub(crate) fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The `http::Request` for `instance`: the URL built and percent-encoded, the content type
+    /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
+    pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
+        let uri = match self.target {
+            Target::Uri(uri) => uri,
+            Target::Api(segments) => {
+                let url = segments
+                    .iter()
+                    .fold(instance.api(), |url, s| url.segment(s));
+                with_query(url, &self.query).build().map_err(url_error)?
+            }
+            Target::Path(path, segments) => {
+                let url = segments
+                    .iter()
+                    .fold(instance.url().path(&path), |url, s| url.segment(s));
+                with_query(url, &self.query).build().map_err(url_error)?
+            }
+        };
+        let mut req = Request::builder().method(self.method).uri(uri);
+        if let Some(headers) = req.headers_mut() {
+            *headers = self.headers;
+        }
+        let body = match self.body {
+            Some((payload, content_type)) => {
+                req = req.header(CONTENT_TYPE, content_type);
+                let stream = match payload {
+                    Payload::Bytes(b) => Some(Body::from(b)),
+                    Payload::Stream(body) => body
+                        .into_inner()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Payload::Taken => None,
+                };
+                stream.ok_or_else(|| {
+                    Error::invalid_input("a request with a streamed body can be sent only once")
+                })?
+            }
+            None => Body::empty(),
+        };
+        let mut req = req
+            .body(body)
+            .map_err(|e| Error::invalid_input(format!("the request cannot be built: {e}")))?;
+        if self.retry == Retry::Always {
+            req.extensions_mut().insert(RetryNonIdempotent);
+        }
+        Ok(req)
+    }
+}
+
+fn with_query(
+    url: snow_core::UrlBuilder,
+    query: &[(Cow<'static, str>, String)],
+) -> snow_core::UrlBuilder {
+    query.iter().fold(url, |url, (k, v)| url.query(k, v))
+}
+
+/// A URL that could not be built from caller input.
+pub(crate) fn url_error(e: snow_core::InstanceError) -> Error {
+    Error::invalid_input(e.to_string())
+}
+
+/// Sends a request; the body streams as it arrives.
+pub(crate) async fn send(
+    transport: &Transport,
+    req: ApiRequest,
+) -> Result<Response<ResponseBody>, Error> {
+    let req = req.into_http(transport.instance())?;
+    Ok(transport.send(req).await?)
+}
+
+/// Sends a request and reads the whole answer (at most the transport's body cap).
+pub(crate) async fn send_buffered(
+    transport: &Transport,
+    req: ApiRequest,
+) -> Result<Buffered, Error> {
+    send_buffered_into(transport, req, BytesMut::with_capacity).await
+}
+
+/// Most bytes reserved up front from a response's announced length.
+const MAX_RESERVE: usize = 64 * 1024 * 1024;
+
+/// Sends a request and reads the whole answer into one buffer from `buffer` (given the
+/// announced length, capped), so a body is never held twice (once as the received chunks, once
+/// as their concatenation).
+pub(crate) async fn send_buffered_into(
+    transport: &Transport,
+    req: ApiRequest,
+    buffer: impl FnOnce(usize) -> BytesMut,
+) -> Result<Buffered, Error> {
+    let method = req.method().clone();
+    let (parts, mut body) = send(transport, req).await?.into_parts();
+    let hint = http_body::Body::size_hint(&body);
+    let reserve = hint.exact().unwrap_or(hint.lower());
+    let mut buf = buffer(usize::try_from(reserve).unwrap_or(0).min(MAX_RESERVE));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::from(TransportError::from(e)))?;
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Buffered {
+        method,
+        parts,
+        body: buf.freeze(),
+    })
+}
+
+/// A response read into memory.
+#[derive(Debug)]
+pub(crate) struct Buffered {
+    pub(crate) method: Method,
+    pub(crate) parts: http::response::Parts,
+    pub(crate) body: Bytes,
+}
+
+impl Buffered {
+    /// The response, ready to decode.
+    pub(crate) fn raw(&self) -> RawResponse<'_> {
+        RawResponse::new(
+            &self.method,
+            self.parts.status,
+            &self.parts.headers,
+            &self.body,
+        )
+    }
+}
+
+/// A JSON request body, checked to be an object (ServiceNow records are objects).
+pub(crate) fn json_object_body(payload: &impl serde::Serialize) -> Result<Bytes, Error> {
+    let value = serde_json::to_value(payload).map_err(|e| {
+        Error::invalid_input(format!("the payload could not be serialised as JSON: {e}"))
+    })?;
+    if !value.is_object() {
+        return Err(Error::invalid_input(
+            "the payload must serialise to a JSON object (a record), not an array or a scalar",
+        ));
+    }
+    serde_json::to_vec(&value)
+        .map(Bytes::from)
+        .map_err(|e| Error::invalid_input(format!("the payload could not be serialised: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance() -> Instance {
+        "https://acme.service-now.com".parse().unwrap()
+    }
+
+    #[test]
+    fn api_targets_are_encoded_segment_by_segment() {
+        let req = ApiRequest::api(Method::GET, ["table", "u_a b"])
+            .segment("x/y")
+            .pair("sysparm_query", "a=1^b=2")
+            .into_http(&instance())
+            .unwrap();
+        assert_eq!(
+            req.uri().to_string(),
+            "https://acme.service-now.com/api/now/table/u_a%20b/x%2Fy?sysparm_query=a%3D1%5Eb%3D2"
+        );
+        assert!(req.extensions().get::<RetryNonIdempotent>().is_none());
+        assert!(req.headers().get(CONTENT_TYPE).is_none());
+    }
+
+    #[test]
+    fn bodies_set_their_content_type_and_retry_is_carried() {
+        let req = ApiRequest::api(Method::POST, ["table", "incident"])
+            .json(Bytes::from_static(b"{}"))
+            .retry(Retry::Always)
+            .into_http(&instance())
+            .unwrap();
+        assert_eq!(req.headers()[CONTENT_TYPE], "application/json");
+        assert!(req.extensions().get::<RetryNonIdempotent>().is_some());
+    }
+
+    #[test]
+    fn hostile_segments_are_refused() {
+        for bad in ["", ".", ".."] {
+            let e = ApiRequest::api(Method::GET, ["table", bad])
+                .into_http(&instance())
+                .unwrap_err();
+            assert!(matches!(e, Error::InvalidInput { .. }), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn payloads_must_be_objects() {
+        assert!(json_object_body(&serde_json::json!({"a": 1})).is_ok());
+        for bad in [
+            serde_json::json!([1]),
+            serde_json::json!("x"),
+            serde_json::json!(null),
+        ] {
+            assert!(json_object_body(&bad).is_err());
+        }
+    }
+}
