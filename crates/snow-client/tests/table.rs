@@ -96,9 +96,10 @@ async fn list_sends_every_parameter_lowercase() {
         p("sysparm_query").as_deref(),
         Some("active=true^ORDERBYsys_id")
     );
+    // sys_id is asked for too: the stream checks the order of the records it yields.
     assert_eq!(
         p("sysparm_fields").as_deref(),
-        Some("number,caller_id.email")
+        Some("number,caller_id.email,sys_id")
     );
     assert_eq!(p("sysparm_limit").as_deref(), Some("2"));
     assert_eq!(p("sysparm_offset").as_deref(), Some("5"));

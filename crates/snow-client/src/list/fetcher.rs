@@ -43,6 +43,8 @@ pub(crate) struct PageOut<T> {
     pub(crate) records: Pending<T>,
     /// Records the whole call should yield (known from the first page's total).
     pub(crate) expected: Option<u64>,
+    /// The page's offset and the number of records it was asked for, when paging by offset.
+    pub(crate) span: Option<(u64, u64)>,
 }
 
 /// How a stream pages: where it starts, how many records in all and per request, whether
@@ -55,6 +57,11 @@ pub(crate) struct Plan {
     pub(crate) no_count: bool,
     pub(crate) concurrency: usize,
     pub(crate) page_order: PageOrder,
+    /// Whether a record past the announced total ends the stream ([`CountCheck::Error`]):
+    /// then no page is asked for after one that proved the total too low.
+    ///
+    /// [`CountCheck::Error`]: super::CountCheck::Error
+    pub(crate) strict_count: bool,
 }
 
 impl Fetcher {

@@ -81,12 +81,23 @@ where
                     };
                     st.first = false;
                     st.remaining = st.remaining.map(|r| r.saturating_sub(n));
-                    st.done = n < got.size || last_sys_id.is_none();
+                    if n >= got.size && last_sys_id.is_none() {
+                        return Some((
+                            Err(Error::Paging {
+                                reason: "a full page ended with a record without a sys_id, so \
+                                         keyset paging cannot ask for the next one"
+                                    .to_owned(),
+                            }),
+                            st.finish(),
+                        ));
+                    }
+                    st.done = n < got.size;
                     st.last = last_sys_id;
                     Some((
                         Ok(PageOut {
                             records: got.records,
                             expected,
+                            span: None,
                         }),
                         st,
                     ))

@@ -115,7 +115,14 @@ where
             // An empty page ends paging even if it links on.
             st.next = if n == 0 { None } else { next };
             let more = st.next.is_some();
-            Some((Ok(PageOut { records, expected }), more.then_some(st)))
+            Some((
+                Ok(PageOut {
+                    records,
+                    expected,
+                    span: None,
+                }),
+                more.then_some(st),
+            ))
         }
     })
     .boxed()

@@ -30,6 +30,7 @@
 //! page request, with its retries), and one file per paging mode: `offset.rs`, `keyset.rs`,
 //! `links.rs`.
 
+mod check;
 mod fetcher;
 mod keyset;
 mod links;

@@ -92,7 +92,17 @@ impl<T> Pending<T> {
     }
 
     /// Decodes and removes the next record.
+    #[cfg(test)]
     pub(crate) fn take(&mut self) -> Option<Result<T, Error>> {
+        self.take_with(|_| Ok(()))
+    }
+
+    /// Removes the next record, shows its bytes to `inspect` (which may refuse it), then decodes
+    /// it.
+    pub(crate) fn take_with(
+        &mut self,
+        inspect: impl FnOnce(&[u8]) -> Result<(), Error>,
+    ) -> Option<Result<T, Error>> {
         loop {
             let chunk = self.chunks.front_mut()?;
             let Some(span) = chunk.spans.next() else {
@@ -103,7 +113,7 @@ impl<T> Pending<T> {
             chunk.index += 1;
             self.len = self.len.saturating_sub(1);
             let item = match chunk.body.get(span) {
-                Some(bytes) => (self.decode)(bytes, index),
+                Some(bytes) => inspect(bytes).and_then(|()| (self.decode)(bytes, index)),
                 None => Err(Error::invalid_input(
                     "a record's position lies outside its page",
                 )),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use super::check::OrderCheck;
 use super::fetcher::{Fetcher, Plan};
 use super::{
     CountCheck, DEFAULT_CANCEL_RETRIES, DEFAULT_PAGE_SIZE, Page, PageOrder, Paging, RecordStream,
@@ -176,11 +177,15 @@ impl ListRequest {
         let query = self.final_query()?;
         // Check every parameter once, before any request.
         self.params.clone().query(query.clone()).to_pairs()?;
+        // The stream checks the sys_ids it yields (and keyset paging needs the last one), so it
+        // asks for sys_id when the caller's field list leaves it out.
+        let mut params = self.params.clone();
+        params.record_params().ensure_sys_id();
         // The Link header is only read when following links (and must come then); otherwise
         // the instance need not build it.
         let params = match self.paging {
-            Paging::Links => self.params.clone().pagination_header_default(),
-            Paging::Offset | Paging::Keyset => self.params.clone().suppress_pagination_header(true),
+            Paging::Links => params.pagination_header_default(),
+            Paging::Offset | Paging::Keyset => params.suppress_pagination_header(true),
         };
         let fetcher = Fetcher::new(
             self.client.clone(),
@@ -195,6 +200,7 @@ impl ListRequest {
             no_count: self.params.get_no_count(),
             concurrency: self.concurrency,
             page_order: self.page_order,
+            strict_count: self.count_check == CountCheck::Error,
         };
         Ok((Arc::new(fetcher), query, plan))
     }
@@ -222,12 +228,13 @@ impl ListRequest {
             Ok(x) => x,
             Err(e) => return RecordStream::failed(e),
         };
+        let check = OrderCheck::new(sorted_by_sys_id(&query));
         let pages = match self.paging {
             Paging::Offset => super::offset::pages::<T>(fetcher, query, plan),
             Paging::Keyset => super::keyset::pages::<T>(fetcher, query, plan),
             Paging::Links => super::links::pages::<T>(fetcher, query, plan),
         };
-        RecordStream::new(pages, self.count_check)
+        RecordStream::new(pages, self.count_check, check)
     }
 
     /// Every record (all pages) in a `Vec`.
@@ -296,5 +303,20 @@ impl ListRequest {
             .to_pairs()?;
         let resp = self.client.send_buffered(self.request.pairs(pairs)).await?;
         Page::from_response(&resp)
+    }
+}
+
+/// Whether the query's first sort key is `sys_id`, ascending (for a raw query: its first
+/// `ORDERBY` term).
+fn sorted_by_sys_id(query: &Query) -> bool {
+    match query.raw_str() {
+        Some(raw) => raw
+            .split('^')
+            .find(|t| t.starts_with("ORDERBY"))
+            .is_some_and(|t| t == "ORDERBYsys_id"),
+        None => query
+            .orders()
+            .first()
+            .is_some_and(|o| o.field.as_str() == "sys_id" && !o.descending),
     }
 }

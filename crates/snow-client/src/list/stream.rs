@@ -8,6 +8,7 @@ use futures_core::Stream;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use super::CountCheck;
+use super::check::{OrderCheck, PagePos, probe_sys_id};
 use super::fetcher::PageOut;
 use super::pending::Pending;
 use crate::Error;
@@ -19,11 +20,21 @@ use crate::Error;
 /// is yielded, so memory is about two pages of JSON whatever the record type; a record that
 /// does not decode ends the stream with [`Error::Decode`] after the records before it. After an
 /// error the stream ends.
+///
+/// The stream trusts nothing the server says about the whole: `X-Total-Count` is a hint
+/// (paging ends at the first short or empty page; a record past the announced total ends the
+/// stream with [`Error::CountMismatch`] unless [`CountCheck`] says otherwise), and the sys_ids
+/// of the records are checked as they are yielded — strictly increasing when the stream is
+/// ordered by sys_id, never repeated within a page or across two consecutive pages otherwise —
+/// so a server that ignores the offset, repeats or reorders rows gives [`Error::Paging`] naming
+/// the page, not a quietly wrong result.
 #[must_use = "streams do nothing unless polled"]
 pub struct RecordStream<T> {
     pages: BoxStream<'static, Result<PageOut<T>, Error>>,
     current: Option<Pending<T>>,
-    next: Option<Pending<T>>,
+    next: Option<(Pending<T>, PagePos)>,
+    check: OrderCheck,
+    page_number: u64,
     pages_done: bool,
     pending_error: Option<Error>,
     finished: bool,
@@ -41,7 +52,7 @@ impl<T> fmt::Debug for RecordStream<T> {
             .field("received", &self.received)
             .field("expected", &self.expected)
             .field("buffered", &self.current.as_ref().map_or(0, Pending::len))
-            .field("prefetched", &self.next.as_ref().map(Pending::len))
+            .field("prefetched", &self.next.as_ref().map(|(p, _)| p.len()))
             .field("finished", &self.finished)
             .finish()
     }
@@ -51,11 +62,14 @@ impl<T: Send + 'static> RecordStream<T> {
     pub(crate) fn new(
         pages: BoxStream<'static, Result<PageOut<T>, Error>>,
         count_check: CountCheck,
+        check: OrderCheck,
     ) -> Self {
         Self {
             pages,
             current: None,
             next: None,
+            check,
+            page_number: 0,
             pages_done: false,
             pending_error: None,
             finished: false,
@@ -66,7 +80,11 @@ impl<T: Send + 'static> RecordStream<T> {
     }
 
     pub(crate) fn failed(e: Error) -> Self {
-        Self::new(stream::once(async { Err(e) }).boxed(), CountCheck::Off)
+        Self::new(
+            stream::once(async { Err(e) }).boxed(),
+            CountCheck::Off,
+            OrderCheck::Off,
+        )
     }
 }
 
@@ -81,7 +99,8 @@ impl<T> RecordStream<T> {
     /// the current page plus the prefetched page (never more than two pages when fetching
     /// sequentially). They are kept as received and decoded one by one as they are yielded.
     pub fn buffered(&self) -> usize {
-        self.current.as_ref().map_or(0, Pending::len) + self.next.as_ref().map_or(0, Pending::len)
+        self.current.as_ref().map_or(0, Pending::len)
+            + self.next.as_ref().map_or(0, |(p, _)| p.len())
     }
 
     /// How many records were yielded so far.
@@ -136,6 +155,19 @@ impl<T> RecordStream<T> {
         }
     }
 
+    /// The record about to be yielded goes past the announced total: with
+    /// [`CountCheck::Error`] the stream ends there, so that a server announcing fewer records
+    /// than it sends cannot make the stream yield them as if all were well (nor page forever).
+    fn past_expected(&self) -> Option<Error> {
+        let expected = self.expected?;
+        (self.count_check == CountCheck::Error && self.received >= expected).then(|| {
+            Error::CountMismatch {
+                expected,
+                received: self.received + 1,
+            }
+        })
+    }
+
     fn end(&mut self) -> Option<Error> {
         self.finished = true;
         let expected = self.expected?;
@@ -176,7 +208,12 @@ impl<T> Stream for RecordStream<T> {
                         if let Some(e) = page.expected {
                             this.expected = Some(e);
                         }
-                        this.next = Some(page.records);
+                        this.page_number += 1;
+                        let pos = PagePos {
+                            number: this.page_number,
+                            span: page.span,
+                        };
+                        this.next = Some((page.records, pos));
                     }
                     Poll::Ready(Some(Err(e))) => {
                         this.pending_error = Some(e);
@@ -186,8 +223,25 @@ impl<T> Stream for RecordStream<T> {
                     Poll::Pending => {}
                 }
             }
-            match this.current.as_mut().and_then(Pending::take) {
+            let check = &mut this.check;
+            let taken = this.current.as_mut().and_then(|p| {
+                p.take_with(|bytes| {
+                    if !check.wants_ids() {
+                        return Ok(());
+                    }
+                    // A record that is not JSON is reported by its decoding, just after.
+                    match probe_sys_id(bytes) {
+                        Ok(id) => check.record(id.as_deref()),
+                        Err(_) => Ok(()),
+                    }
+                })
+            });
+            match taken {
                 Some(Ok(item)) => {
+                    if let Some(e) = this.past_expected() {
+                        this.finished = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
                     this.received += 1;
                     return Poll::Ready(Some(Ok(item)));
                 }
@@ -195,9 +249,17 @@ impl<T> Stream for RecordStream<T> {
                     this.finished = true;
                     return Poll::Ready(Some(Err(e)));
                 }
-                None => this.current = None,
+                None => {
+                    if this.current.take().is_some() {
+                        if let Err(e) = this.check.end() {
+                            this.finished = true;
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                }
             }
-            if let Some(next) = this.next.take() {
+            if let Some((next, pos)) = this.next.take() {
+                this.check.begin(pos);
                 this.current = Some(next);
                 continue;
             }
