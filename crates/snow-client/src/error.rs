@@ -265,7 +265,7 @@ impl Error {
                     | StatusCode::SERVICE_UNAVAILABLE
                     | StatusCode::GATEWAY_TIMEOUT
             ),
-            Error::Auth(e) => e.is_transient(),
+            Error::Auth(e) => e.is_retryable(),
             Error::Transport { source } => source
                 .downcast_ref::<snow_transport::TransportError>()
                 .is_some_and(snow_transport::TransportError::is_retryable),
@@ -438,7 +438,7 @@ mod tests {
                 detail: None,
                 transaction_id: None,
             },
-            Error::Auth(AuthError::other("token endpoint down", true)),
+            Error::Auth(AuthError::refused("token endpoint down", true)),
         ];
         for e in &retry {
             assert!(e.is_retryable(), "{e}");
@@ -468,7 +468,7 @@ mod tests {
                 detail: None,
                 transaction_id: None,
             },
-            Error::Auth(AuthError::other("bad password", false)),
+            Error::Auth(AuthError::refused("bad password", false)),
             Error::invalid_input("limit must be positive"),
         ];
         for e in &no_retry {

@@ -28,13 +28,15 @@
 //! ```
 
 mod auth;
+mod auth_error;
 mod exchange;
 mod instance;
 mod kind;
 pub mod secret;
 mod url;
 
-pub use auth::{AuthError, AuthRetry, Authenticator, BoxError, NoAuth, insert_credential};
+pub use auth::{AuthRetry, Authenticator, NoAuth, insert_credential};
+pub use auth_error::{AuthError, BoxError, SharedError};
 pub use exchange::{ExchangeError, HttpExchange};
 pub use instance::{Instance, InstanceError, Scheme};
 pub use kind::ErrorKind;

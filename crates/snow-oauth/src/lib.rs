@@ -14,7 +14,8 @@
 //! - Keeping tokens: a [token updater](OAuthBuilder::token_updater) closure called with every new
 //!   [`TokenSet`] once it is cached, and a [`TokenStore`] ([`FileTokenStore`] writes atomically
 //!   with mode `0600`).
-//! - Errors: [`OAuthError`], with [`is_transient`](OAuthError::is_transient); it converts into
+//! - Errors: [`OAuthError`], with [`kind`](OAuthError::kind) and
+//!   [`is_retryable`](OAuthError::is_retryable); it converts into
 //!   [`snow_core::AuthError`].
 //!
 //! Token calls go through [`snow_core::HttpExchange`], so they use the same connector, TLS

@@ -36,6 +36,11 @@ async fn expired_token_with_refresh(server: &TestServer, http: &HyperExchange) -
         .with_expires_at(UNIX_EPOCH + Duration::from_secs(1))
 }
 
+/// The `OAuthError` an `AuthError` carries.
+fn oauth_source(e: &AuthError) -> Option<&OAuthError> {
+    std::error::Error::source(e).and_then(|s| s.downcast_ref::<OAuthError>())
+}
+
 fn secret_str(s: &SecretString) -> String {
     use secrecy::ExposeSecret as _;
     s.expose_secret().to_owned()
@@ -447,7 +452,7 @@ async fn revoked_refresh_token_without_password_is_a_permanent_error() {
 
     let err = auth.token().await.unwrap_err();
     assert!(err.is_invalid_grant(), "{err:?}");
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
     let msg = err.to_string();
     assert!(
         msg.contains("access_denied") && msg.contains("no password"),
@@ -457,7 +462,7 @@ async fn revoked_refresh_token_without_password_is_a_permanent_error() {
     let mut parts = request_parts(&table_url(&server));
     let err = auth.authenticate(&mut parts).await.unwrap_err();
     assert!(matches!(err, AuthError::MissingCredential(_)), "{err:?}");
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
     // The dead refresh token is not tried again.
     assert_eq!(server.state.counters.refresh.load(Ordering::SeqCst), 1);
 }
@@ -593,7 +598,7 @@ async fn jwt_bearer_signed_with_another_key_is_rejected() {
         let auth = builder(&server, &http).jwt_bearer(jwt).build().unwrap();
         let err = auth.token().await.unwrap_err();
         assert!(err.to_string().contains("access_denied"), "{err}");
-        assert!(!err.is_transient());
+        assert!(!err.is_retryable());
     }
     assert_eq!(server.state.counters.refused.load(Ordering::SeqCst), 2);
 }
@@ -623,7 +628,7 @@ async fn wrong_password_or_client_secret_say_access_denied() {
         "{err:?}"
     );
     assert!(err.to_string().contains("access_denied"));
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
 
     let bad_client = OAuth::builder(&server.instance(), CLIENT_ID, "wrong-secret")
         .exchange(Arc::new(http.clone()))
@@ -635,15 +640,25 @@ async fn wrong_password_or_client_secret_say_access_denied() {
     assert!(
         matches!(
             err,
-            AuthError::Rejected {
-                status: Some(401),
+            AuthError::Refused {
+                transient: false,
                 ..
             }
         ),
         "{err:?}"
     );
+    assert!(
+        matches!(
+            oauth_source(&err),
+            Some(OAuthError::TokenCreate {
+                status: Some(401),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("access_denied"));
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,7 +680,7 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         matches!(err, OAuthError::Redirected { status: 302 }),
         "{err:?}"
     );
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
 
     let err = with_url("/hibernating/oauth_token.do")
         .token()
@@ -679,9 +694,9 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         matches!(err, OAuthError::Unavailable { status: 503 }),
         "{err:?}"
     );
-    assert!(err.is_transient());
+    assert!(err.is_retryable());
     let auth_err: AuthError = err.into();
-    assert!(auth_err.is_transient());
+    assert!(auth_err.is_retryable());
 
     // Nothing listens on port 9 of the loopback address.
     let dead = builder(&server, &http)
@@ -691,7 +706,7 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         .unwrap();
     let err = dead.token().await.unwrap_err();
     assert!(matches!(err, OAuthError::Transport(_)), "{err:?}");
-    assert!(err.is_transient());
+    assert!(err.is_retryable());
 
     let err = builder(&server, &http)
         .token_url("not a url")
@@ -744,7 +759,20 @@ async fn revoke_revokes_and_forgets() {
     let err = get_table(&stale, &http, &table_url(&server))
         .await
         .unwrap_err();
-    assert!(matches!(err, AuthError::InvalidGrant { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            AuthError::Refused {
+                transient: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        oauth_source(&err).is_some_and(OAuthError::is_invalid_grant),
+        "{err:?}"
+    );
     assert_eq!(server.state.counters.table_401.load(Ordering::SeqCst), 1);
     assert_eq!(server.state.counters.refresh.load(Ordering::SeqCst), 1);
     assert_eq!(server.state.counters.refused.load(Ordering::SeqCst), 1);
