@@ -85,10 +85,10 @@ impl Dev {
         let exchange = self.transport(proxy).build().expect("token transport");
         OAuth::builder(
             &self.instance,
+            exchange,
             self.client_id.clone(),
             self.client_secret.clone(),
         )
-        .exchange(Arc::new(exchange))
     }
 
     /// The transport for API calls, authenticated by `auth`.
@@ -645,10 +645,14 @@ fn assert_access_denied(err: &OAuthError, secret: &str) {
 #[tokio::test]
 async fn wrong_client_secret_or_password_is_access_denied() {
     let dev = Dev::start(config()).await;
-    let wrong_secret = OAuth::builder(&dev.instance, dev.client_id.clone(), "cs-wrong-7Hq")
-        .exchange(Arc::new(dev.transport(None).build().expect("transport")))
-        .build()
-        .expect("authenticator");
+    let wrong_secret = OAuth::builder(
+        &dev.instance,
+        dev.transport(None).build().expect("transport"),
+        dev.client_id.clone(),
+        "cs-wrong-7Hq",
+    )
+    .build()
+    .expect("authenticator");
     let err = wrong_secret
         .generate_token(USER, PASSWORD)
         .await
@@ -743,10 +747,14 @@ async fn basic_flow_over_tls() {
     let untrusting = Transport::builder(dev.instance.clone())
         .build()
         .expect("transport");
-    let auth = OAuth::builder(&dev.instance, dev.client_id.clone(), CLIENT_SECRET)
-        .exchange(Arc::new(untrusting))
-        .build()
-        .expect("authenticator");
+    let auth = OAuth::builder(
+        &dev.instance,
+        untrusting,
+        dev.client_id.clone(),
+        CLIENT_SECRET,
+    )
+    .build()
+    .expect("authenticator");
     let err = auth
         .generate_token(USER, PASSWORD)
         .await

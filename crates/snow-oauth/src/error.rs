@@ -12,7 +12,8 @@ pub(crate) type SharedSource = Arc<dyn std::error::Error + Send + Sync + 'static
 /// Why a token could not be obtained, refreshed, stored or used.
 ///
 /// No variant's message contains a token, password, client secret or response body: the token
-/// endpoint's `error` and `error_description` are the only server text carried.
+/// endpoint's `error` and `error_description` (at most 200 characters each) are the only server
+/// text carried.
 ///
 /// The error is [`Clone`], because one failed refresh is handed to every request that was waiting
 /// for it (see the crate documentation on single-flight refreshes).
@@ -69,10 +70,21 @@ pub enum OAuthError {
     #[error("the token request failed: {0}")]
     Transport(#[source] Arc<ExchangeError>),
 
-    /// The token endpoint answered with a server error (HTTP 5xx); trying later may work.
-    #[error("the token endpoint is unavailable (HTTP {status})")]
-    Unavailable {
-        /// The HTTP status (500..=599).
+    /// The instance cannot serve token requests now.
+    ///
+    /// `hibernating`: a developer instance that hibernates answers every URL, the token endpoint
+    /// included, with its "Instance Hibernating page" (HTTP 200, HTML); wake it from the
+    /// developer portal. Otherwise the token endpoint answered `5xx` (or `408`/`429` without an
+    /// OAuth error): `502`, `503`, `504`, `408` and `429` are worth retrying later.
+    #[error("{}", if *hibernating {
+        format!("the instance is hibernating (HTTP {status}); wake it from the developer portal, then try again")
+    } else {
+        format!("the token endpoint is unavailable (HTTP {status})")
+    })]
+    InstanceUnavailable {
+        /// Whether the answer was the hibernation page.
+        hibernating: bool,
+        /// The HTTP status of the answer.
         status: u16,
     },
 
@@ -84,15 +96,15 @@ pub enum OAuthError {
         status: u16,
     },
 
-    /// The token endpoint answered with something that is not a token response (HTML from a
-    /// hibernating instance, malformed JSON, a token that cannot be put in a header).
+    /// The token endpoint answered with something that is not a token response (malformed JSON,
+    /// a body that is not JSON, a token that cannot be put in a header).
     #[error("the token endpoint sent an unexpected response: {message}")]
     Protocol {
         /// What was wrong, without the response body (which may hold a token).
         message: String,
     },
 
-    /// The configuration is not usable (a malformed token URL, no HTTP exchange).
+    /// The configuration is not usable (a malformed token or revocation URL).
     #[error("invalid OAuth configuration: {message}")]
     Config {
         /// What is wrong.
@@ -133,7 +145,11 @@ impl OAuthError {
     ///   no token ([`MissingToken`](Self::MissingToken)).
     /// - The exchange error's kind for [`Transport`](Self::Transport) (a connection failure or
     ///   timeout is [`Transient`](ErrorKind::Transient)).
-    /// - The status's kind ([`ErrorKind::of_status`]) for [`Unavailable`](Self::Unavailable) and
+    /// - [`Server`](ErrorKind::Server) for a hibernating instance
+    ///   ([`InstanceUnavailable`](Self::InstanceUnavailable) with `hibernating`): it answers
+    ///   nothing until woken, so retrying does not help.
+    /// - The status's kind ([`ErrorKind::of_status`]) for other
+    ///   [`InstanceUnavailable`](Self::InstanceUnavailable) answers and for
     ///   [`Revoke`](Self::Revoke): `502`, `503` and `504` are transient, `500` is
     ///   [`Server`](ErrorKind::Server).
     /// - [`Response`](ErrorKind::Response) for an answer that is not a token response or a
@@ -143,7 +159,11 @@ impl OAuthError {
     /// use snow_core::ErrorKind;
     /// use snow_oauth::OAuthError;
     ///
-    /// assert!(OAuthError::Unavailable { status: 503 }.is_retryable());
+    /// let down = OAuthError::InstanceUnavailable { hibernating: false, status: 503 };
+    /// assert!(down.is_retryable());
+    /// let asleep = OAuthError::InstanceUnavailable { hibernating: true, status: 200 };
+    /// assert_eq!(asleep.kind(), ErrorKind::Server);
+    /// assert!(!asleep.is_retryable());
     /// let denied = OAuthError::TokenCreate {
     ///     status: Some(401),
     ///     error: "server_error".into(),
@@ -159,7 +179,10 @@ impl OAuthError {
             | OAuthError::TokenCreate { .. }
             | OAuthError::InvalidGrant { .. } => ErrorKind::Auth,
             OAuthError::Transport(e) => e.kind(),
-            OAuthError::Unavailable { status } | OAuthError::Revoke { status } => {
+            OAuthError::InstanceUnavailable {
+                hibernating: true, ..
+            } => ErrorKind::Server,
+            OAuthError::InstanceUnavailable { status, .. } | OAuthError::Revoke { status } => {
                 status_kind(*status)
             }
             OAuthError::Redirected { .. } | OAuthError::Protocol { .. } => ErrorKind::Response,
@@ -238,8 +261,14 @@ mod tests {
     #[test]
     fn conversion_keeps_kind_and_source() {
         let all = [
-            OAuthError::Unavailable { status: 503 },
-            OAuthError::Unavailable { status: 500 },
+            OAuthError::InstanceUnavailable {
+                hibernating: false,
+                status: 503,
+            },
+            OAuthError::InstanceUnavailable {
+                hibernating: false,
+                status: 500,
+            },
             OAuthError::Config {
                 message: "x".into(),
             },
@@ -257,6 +286,10 @@ mod tests {
             OAuthError::Redirected { status: 302 },
             OAuthError::protocol("not JSON"),
             OAuthError::Revoke { status: 404 },
+            OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status: 200,
+            },
         ];
         for e in all {
             let kind = e.kind();
@@ -266,7 +299,10 @@ mod tests {
             assert!(source(&auth).is_some(), "{auth:?}");
             assert!(auth.to_string().contains(&message), "{auth}");
         }
-        let e = AuthError::from(OAuthError::Unavailable { status: 503 });
+        let e = AuthError::from(OAuthError::InstanceUnavailable {
+            hibernating: false,
+            status: 503,
+        });
         assert!(matches!(
             e,
             AuthError::Refused {
@@ -288,6 +324,18 @@ mod tests {
             }
         ));
         assert!(e.to_string().contains("access_denied"));
+        let e = AuthError::from(OAuthError::InstanceUnavailable {
+            hibernating: true,
+            status: 200,
+        });
+        assert!(matches!(
+            e,
+            AuthError::Other {
+                kind: ErrorKind::Server,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("hibernating"), "{e}");
         let e = AuthError::from(OAuthError::MissingToken("none".into()));
         assert!(matches!(e, AuthError::MissingCredential(_)));
     }
@@ -304,9 +352,19 @@ mod tests {
         assert!(!OAuthError::Redirected { status: 302 }.is_retryable());
         assert!(!OAuthError::MissingToken("none".into()).is_retryable());
         assert!(OAuthError::Revoke { status: 502 }.is_retryable());
-        assert!(!OAuthError::Unavailable { status: 500 }.is_retryable());
+        assert!(
+            !OAuthError::InstanceUnavailable {
+                hibernating: false,
+                status: 500,
+            }
+            .is_retryable()
+        );
         assert_eq!(
-            OAuthError::Unavailable { status: 500 }.kind(),
+            OAuthError::InstanceUnavailable {
+                hibernating: false,
+                status: 500,
+            }
+            .kind(),
             ErrorKind::Server
         );
     }

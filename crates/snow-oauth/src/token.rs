@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use snow_core::credential::Credential;
 
 /// An OAuth token set as issued by the token endpoint: access token, optional refresh token,
 /// expiry, scope and token type.
@@ -152,6 +153,15 @@ impl TokenSet {
 
     pub(crate) fn set_refresh_token(&mut self, refresh_token: Option<SecretString>) {
         self.refresh_token = refresh_token;
+    }
+}
+
+/// The access token is what goes on requests (`Authorization: Bearer <access token>`), and
+/// what tells one token set from another: ServiceNow hands back the current access token for a
+/// grant made within its lifetime.
+impl Credential for TokenSet {
+    fn secret(&self) -> &str {
+        self.access_token.expose_secret()
     }
 }
 

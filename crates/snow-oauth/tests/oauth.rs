@@ -16,7 +16,7 @@ use snow_oauth::{
 use support::*;
 
 fn builder(server: &TestServer, http: &HyperExchange) -> OAuthBuilder {
-    OAuth::builder(&server.instance(), CLIENT_ID, CLIENT_SECRET).exchange(Arc::new(http.clone()))
+    OAuth::builder(&server.instance(), http.clone(), CLIENT_ID, CLIENT_SECRET)
 }
 
 fn table_url(server: &TestServer) -> String {
@@ -293,8 +293,7 @@ async fn thousand_concurrent_requests_with_expired_token_refresh_once() {
     let u = updates.clone();
     // Token calls are slowed down so that every task is queued before the refresh completes.
     let slow = SlowExchange::new(http.clone(), Duration::from_millis(300));
-    let auth = OAuth::builder(&server.instance(), CLIENT_ID, CLIENT_SECRET)
-        .exchange(Arc::new(slow))
+    let auth = OAuth::builder(&server.instance(), slow, CLIENT_ID, CLIENT_SECRET)
         .token(stale)
         .token_updater(move |_| {
             u.fetch_add(1, Ordering::SeqCst);
@@ -630,8 +629,7 @@ async fn wrong_password_or_client_secret_say_access_denied() {
     assert!(err.to_string().contains("access_denied"));
     assert!(!err.is_retryable());
 
-    let bad_client = OAuth::builder(&server.instance(), CLIENT_ID, "wrong-secret")
-        .exchange(Arc::new(http.clone()))
+    let bad_client = OAuth::builder(&server.instance(), http.clone(), CLIENT_ID, "wrong-secret")
         .password(USER, PASSWORD)
         .build()
         .unwrap();
@@ -686,12 +684,28 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         .token()
         .await
         .unwrap_err();
-    assert!(matches!(err, OAuthError::Protocol { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status: 200
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("hibernating"), "{err}");
+    assert!(!err.is_retryable());
 
     let err = with_url("/down/oauth_token.do").token().await.unwrap_err();
     assert!(
-        matches!(err, OAuthError::Unavailable { status: 503 }),
+        matches!(
+            err,
+            OAuthError::InstanceUnavailable {
+                hibernating: false,
+                status: 503
+            }
+        ),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -713,7 +727,8 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         .build()
         .unwrap_err();
     assert!(matches!(err, OAuthError::Config { .. }));
-    let err = OAuth::builder(&server.instance(), CLIENT_ID, CLIENT_SECRET)
+    let err = builder(&server, &http)
+        .revoke_url("ftp://example.com/revoke")
         .build()
         .unwrap_err();
     assert!(matches!(err, OAuthError::Config { .. }));

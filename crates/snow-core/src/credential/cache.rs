@@ -291,8 +291,7 @@ impl<F: FetchCredential> Inner<F> {
         gate.loaded = true;
         if let Some(credential) = loaded {
             if self.current().is_none() {
-                let entry = self.publish_given(credential);
-                self.fetcher.cached(&entry).await;
+                self.publish_given(credential);
             }
         }
         Ok(())

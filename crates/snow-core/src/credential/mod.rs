@@ -100,9 +100,10 @@ pub trait FetchCredential: Send + Sync + fmt::Debug + 'static {
         Ok(None)
     }
 
-    /// Called with every credential put in the cache, fetched or set, once it is there (so the
-    /// cache already hands it out), in order, while other renewals wait: keep it short. By
-    /// default: nothing.
+    /// Called with every new credential put in the cache, fetched or set (not one
+    /// [loaded](Self::load), which came from your own storage), once it is there (so the cache
+    /// already hands it out), in order, while other renewals wait: keep it short. By default:
+    /// nothing.
     async fn cached(&self, entry: &Cached<Self::Credential>) {
         let _ = entry;
     }
