@@ -997,3 +997,78 @@ async fn set_token_replaces_the_cache_and_notifies() {
     auth.clear_token().await;
     assert!(auth.cached_token().is_none());
 }
+
+/// A hibernating developer instance answers every URL, the token and revocation endpoints
+/// included, with HTTP 200 and its hibernation page: every token call says so, with a typed,
+/// non-retryable error, and so does the authenticator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hibernating_instance_is_a_typed_error_for_every_token_call() {
+    let server = TestServer::start(Config {
+        hibernating: true,
+        ..jwt_server_config()
+    })
+    .await;
+    let http = HyperExchange::new();
+    let asleep = |err: &OAuthError| {
+        matches!(
+            err,
+            OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status: 200
+            }
+        )
+    };
+
+    let auth = builder(&server, &http).build().unwrap();
+    let err = auth.generate_token(USER, PASSWORD).await.unwrap_err();
+    assert!(asleep(&err), "password: {err:?}");
+    assert_eq!(err.kind(), snow_core::ErrorKind::Server);
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("hibernating"), "{err}");
+
+    let refresh = builder(&server, &http)
+        .refresh_token("RT-from-before")
+        .build()
+        .unwrap();
+    let err = refresh.token().await.unwrap_err();
+    assert!(asleep(&err), "refresh: {err:?}");
+
+    let cc = builder(&server, &http)
+        .client_credentials()
+        .build()
+        .unwrap();
+    assert!(asleep(&cc.token().await.unwrap_err()));
+    let jwt = JwtBearer::from_pem(JwtAlgorithm::RS256, &fixture("rsa_private.pem"), USER).unwrap();
+    let jwt = builder(&server, &http).jwt_bearer(jwt).build().unwrap();
+    assert!(asleep(&jwt.token().await.unwrap_err()));
+    let err = auth
+        .revoke_token(&SecretString::from("RT-from-before"))
+        .await
+        .unwrap_err();
+    assert!(asleep(&err), "revoke: {err:?}");
+
+    // Through the Authenticator, as a transport sees it: a server-side failure, not retryable,
+    // with the OAuth error as its source.
+    let password = builder(&server, &http)
+        .password(USER, PASSWORD)
+        .build()
+        .unwrap();
+    let err = password
+        .authenticate(&mut request_parts(&table_url(&server)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::Other {
+                kind: snow_core::ErrorKind::Server,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(oauth_source(&err).is_some_and(asleep), "{err:?}");
+    assert_eq!(server.state.counters.hibernating.load(Ordering::SeqCst), 6);
+    assert_eq!(server.state.grants(), 0);
+}
