@@ -12,7 +12,7 @@ pub(crate) type SharedSource = Arc<dyn std::error::Error + Send + Sync + 'static
 /// Why a token could not be obtained, refreshed, stored or used.
 ///
 /// No variant's message contains a token, password, client secret or response body: the token
-/// endpoint's `error` and `error_description` (at most 200 characters each) are the only server
+/// endpoint's `error` and `error_description` (at most 256 bytes each) are the only server
 /// text carried.
 ///
 /// The error is [`Clone`], because one failed refresh is handed to every request that was waiting
