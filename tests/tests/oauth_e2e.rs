@@ -85,10 +85,10 @@ impl Dev {
         let exchange = self.transport(proxy).build().expect("token transport");
         OAuth::builder(
             &self.instance,
+            exchange,
             self.client_id.clone(),
             self.client_secret.clone(),
         )
-        .exchange(Arc::new(exchange))
     }
 
     /// The transport for API calls, authenticated by `auth`.
@@ -97,6 +97,17 @@ impl Dev {
             .auth(auth.clone())
             .build()
             .expect("API transport")
+    }
+}
+
+/// The OAuth error behind a credential the token endpoint refused (not transiently).
+fn refused(err: &TransportError) -> Option<&OAuthError> {
+    match err {
+        TransportError::Auth(AuthError::Refused {
+            transient: false,
+            source,
+        }) => source.downcast_ref::<OAuthError>(),
+        _ => None,
     }
 }
 
@@ -463,7 +474,7 @@ async fn a_revoked_refresh_token_without_a_password_is_a_clear_permanent_error()
 
     let err = get_incident(&api).await.expect_err("no way to renew");
     assert!(!err.is_retryable(), "{err}");
-    let TransportError::Auth(AuthError::InvalidGrant { description, .. }) = &err else {
+    let Some(OAuthError::InvalidGrant { description, .. }) = refused(&err) else {
         panic!("expected an invalid-grant auth error, got {err:?}");
     };
     let description = description.as_deref().unwrap_or_default();
@@ -525,7 +536,7 @@ async fn client_credentials_grant() {
         .await
         .expect_err("grant disabled");
     assert!(
-        matches!(&err, TransportError::Auth(AuthError::Rejected { description: Some(d), .. }) if d == "access_denied"),
+        matches!(refused(&err), Some(OAuthError::TokenCreate { description: Some(d), .. }) if d == "access_denied"),
         "{err:?}"
     );
     assert_eq!(dev.counters().requests_with(TOKEN, 401), 1);
@@ -565,11 +576,11 @@ async fn jwt_bearer_case(algorithm: JwtAlgorithm, public: &str, private: &str, o
     let err = get_incident(&dev.api(None, &auth))
         .await
         .expect_err("signed with another key");
-    let TransportError::Auth(AuthError::Rejected {
+    let Some(OAuthError::TokenCreate {
         status,
         description,
         ..
-    }) = &err
+    }) = refused(&err)
     else {
         panic!("expected a rejected grant, got {err:?}");
     };
@@ -625,7 +636,7 @@ fn assert_access_denied(err: &OAuthError, secret: &str) {
     assert_eq!(*status, Some(401));
     assert_eq!(error, "server_error");
     assert_eq!(description.as_deref(), Some("access_denied"));
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
     let text = format!("{err} {err:?}");
     assert!(text.contains("access_denied"), "{text}");
     assert!(!text.contains(secret), "{text}");
@@ -634,10 +645,14 @@ fn assert_access_denied(err: &OAuthError, secret: &str) {
 #[tokio::test]
 async fn wrong_client_secret_or_password_is_access_denied() {
     let dev = Dev::start(config()).await;
-    let wrong_secret = OAuth::builder(&dev.instance, dev.client_id.clone(), "cs-wrong-7Hq")
-        .exchange(Arc::new(dev.transport(None).build().expect("transport")))
-        .build()
-        .expect("authenticator");
+    let wrong_secret = OAuth::builder(
+        &dev.instance,
+        dev.transport(None).build().expect("transport"),
+        dev.client_id.clone(),
+        "cs-wrong-7Hq",
+    )
+    .build()
+    .expect("authenticator");
     let err = wrong_secret
         .generate_token(USER, PASSWORD)
         .await
@@ -662,7 +677,7 @@ async fn wrong_client_secret_or_password_is_access_denied() {
         .await
         .expect_err("wrong password");
     assert!(
-        matches!(&err, TransportError::Auth(AuthError::Rejected { status: Some(401), description: Some(d), .. }) if d == "access_denied"),
+        matches!(refused(&err), Some(OAuthError::TokenCreate { status: Some(401), description: Some(d), .. }) if d == "access_denied"),
         "{err:?}"
     );
     assert!(!err.to_string().contains("pw-wrong-3Xv"));
@@ -732,10 +747,14 @@ async fn basic_flow_over_tls() {
     let untrusting = Transport::builder(dev.instance.clone())
         .build()
         .expect("transport");
-    let auth = OAuth::builder(&dev.instance, dev.client_id.clone(), CLIENT_SECRET)
-        .exchange(Arc::new(untrusting))
-        .build()
-        .expect("authenticator");
+    let auth = OAuth::builder(
+        &dev.instance,
+        untrusting,
+        dev.client_id.clone(),
+        CLIENT_SECRET,
+    )
+    .build()
+    .expect("authenticator");
     let err = auth
         .generate_token(USER, PASSWORD)
         .await

@@ -171,8 +171,12 @@ impl Client {
         client_secret: impl Into<snow_core::secret::SecretString>,
         configure: impl FnOnce(snow_oauth::OAuthBuilder) -> snow_oauth::OAuthBuilder,
     ) -> Result<Self, Error> {
-        let builder = snow_oauth::OAuth::builder(transport.instance(), client_id, client_secret)
-            .exchange(std::sync::Arc::new(transport.clone()));
+        let builder = snow_oauth::OAuth::builder(
+            transport.instance(),
+            transport.clone(),
+            client_id,
+            client_secret,
+        );
         let auth = configure(builder)
             .build()
             .map_err(|e| Error::Config(crate::ConfigError::OAuth(e)))?;

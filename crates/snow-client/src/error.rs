@@ -286,7 +286,7 @@ impl Error {
             }
             Error::TransactionCancelled { .. } => ErrorKind::Server,
             Error::SessionRejected { .. } | Error::RateLimited { .. } => ErrorKind::Throttling,
-            Error::Auth(e) => auth_kind(e),
+            Error::Auth(e) => e.kind(),
             Error::Timeout(_) | Error::Connect(_) => ErrorKind::Transient,
             Error::Tls(_) | Error::Config(_) => ErrorKind::Config,
             Error::Transport(e) => transport_kind(e),
@@ -345,14 +345,6 @@ impl Error {
         Error::InvalidInput {
             message: message.into(),
         }
-    }
-}
-
-fn auth_kind(e: &AuthError) -> ErrorKind {
-    if e.is_transient() {
-        ErrorKind::Transient
-    } else {
-        ErrorKind::Auth
     }
 }
 
@@ -501,7 +493,7 @@ mod tests {
                 detail: None,
                 transaction_id: None,
             },
-            Error::Auth(AuthError::other("token endpoint down", true)),
+            Error::Auth(AuthError::refused("token endpoint down", true)),
         ];
         for e in &retry {
             assert!(e.is_retryable(), "{e}");
@@ -531,7 +523,7 @@ mod tests {
                 detail: None,
                 transaction_id: None,
             },
-            Error::Auth(AuthError::other("bad password", false)),
+            Error::Auth(AuthError::refused("bad password", false)),
             Error::invalid_input("limit must be positive"),
         ];
         for e in &no_retry {

@@ -1,14 +1,12 @@
 //! The [`Authenticator`] contract.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::header::{HeaderName, HeaderValue};
 
-/// A boxed error, as used by tower and hyper.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::AuthError;
 
 /// What a transport should do after the instance answered `401 Unauthorized`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,95 +150,6 @@ pub fn insert_credential(
     Ok(())
 }
 
-/// Why credentials could not be put on a request.
-///
-/// One error type for every authenticator, so that retry policies decide with
-/// [`is_transient`](Self::is_transient) without knowing the kind of auth. No variant's message
-/// contains a password, secret or token.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// No credential is available and the authenticator has no way to obtain one.
-    #[error("no credential available: {0}")]
-    MissingCredential(Cow<'static, str>),
-
-    /// A credential cannot be carried in an HTTP header (for example it contains a newline).
-    #[error("the {what} cannot be sent: it contains characters an HTTP header cannot carry")]
-    InvalidCredential {
-        /// Which credential ("password", "token", "API key", ...).
-        what: &'static str,
-    },
-
-    /// The token endpoint refused to issue a token (wrong password, wrong client secret,
-    /// disabled grant). ServiceNow answers these with `error=server_error`,
-    /// `error_description=access_denied`.
-    #[error("the token endpoint refused the request{}: {error}{}",
-        status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
-        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Rejected {
-        /// HTTP status of the token response, if one was received.
-        status: Option<u16>,
-        /// The OAuth `error` code.
-        error: String,
-        /// The OAuth `error_description`, if any.
-        description: Option<String>,
-    },
-
-    /// The grant used (a refresh token, an assertion) is invalid, expired or revoked.
-    #[error("the grant was refused as invalid or expired (invalid_grant){}",
-        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    InvalidGrant {
-        /// The OAuth `error_description`, if any.
-        description: Option<String>,
-    },
-
-    /// The identity provider could not be reached or failed (network, timeout, 5xx); trying later may work.
-    #[error("the token endpoint is unavailable: {message}")]
-    Unavailable {
-        /// What failed, without any secret.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
-    },
-
-    /// The identity provider answered with something that is not a valid token response.
-    #[error("the token endpoint sent an unexpected response: {message}")]
-    Protocol {
-        /// What was wrong, without the body (which may hold a token).
-        message: String,
-    },
-
-    /// An authenticator-specific failure.
-    #[error("{source}")]
-    Other {
-        /// The underlying error.
-        source: BoxError,
-        /// Whether trying again later may succeed.
-        transient: bool,
-    },
-}
-
-impl AuthError {
-    /// Whether trying again later may succeed (network trouble, a 5xx from the token endpoint),
-    /// as opposed to a permanent refusal (wrong password, revoked grant).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            AuthError::Unavailable { .. } => true,
-            AuthError::Other { transient, .. } => *transient,
-            _ => false,
-        }
-    }
-
-    /// Wrap an authenticator-specific error.
-    pub fn other(source: impl Into<BoxError>, transient: bool) -> Self {
-        AuthError::Other {
-            source: source.into(),
-            transient,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,29 +195,5 @@ mod tests {
         let mut p = parts();
         NoAuth.authenticate(&mut p).await.unwrap();
         assert!(p.headers.is_empty());
-    }
-
-    #[test]
-    fn transience() {
-        assert!(
-            AuthError::Unavailable {
-                message: "x".into(),
-                source: None
-            }
-            .is_transient()
-        );
-        assert!(AuthError::other("x", true).is_transient());
-        assert!(!AuthError::other("x", false).is_transient());
-        assert!(!AuthError::InvalidGrant { description: None }.is_transient());
-        let r = AuthError::Rejected {
-            status: Some(401),
-            error: "server_error".into(),
-            description: Some("access_denied".into()),
-        };
-        assert!(!r.is_transient());
-        assert_eq!(
-            r.to_string(),
-            "the token endpoint refused the request (HTTP 401): server_error: access_denied"
-        );
     }
 }

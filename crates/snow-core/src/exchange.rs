@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::auth::{AuthError, BoxError};
+use crate::{AuthError, BoxError, ErrorKind};
 
 /// Sends one buffered request and returns one buffered response.
 ///
@@ -99,24 +99,71 @@ pub enum ExchangeError {
 }
 
 impl ExchangeError {
-    /// Whether trying again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ExchangeError::Connect { .. } | ExchangeError::Timeout | ExchangeError::Io { .. }
-        )
+    /// What kind of failure this is: no connection, a timeout or a dropped connection are
+    /// [`Transient`](ErrorKind::Transient); a failed TLS handshake is
+    /// [`Config`](ErrorKind::Config) (the roots or the client certificate do not fit the server);
+    /// a body over the cap is [`Response`](ErrorKind::Response); a request refused before
+    /// sending is [`Client`](ErrorKind::Client).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ExchangeError::Connect { .. } | ExchangeError::Timeout | ExchangeError::Io { .. } => {
+                ErrorKind::Transient
+            }
+            ExchangeError::Tls { .. } => ErrorKind::Config,
+            ExchangeError::BodyTooLarge { .. } => ErrorKind::Response,
+            ExchangeError::InvalidRequest { .. } => ErrorKind::Client,
+        }
+    }
+
+    /// Whether trying again later may succeed: `self.kind().is_retryable()`.
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_retryable()
     }
 }
 
+/// A failed exchange keeps its kind: a transient one is a credential that could not be obtained
+/// for now ([`AuthError::Refused`] with `transient`), any other is [`AuthError::Other`].
 impl From<ExchangeError> for AuthError {
     fn from(e: ExchangeError) -> Self {
-        if e.is_transient() {
-            AuthError::Unavailable {
-                message: e.to_string(),
-                source: Some(Box::new(e)),
-            }
-        } else {
-            AuthError::other(e, false)
+        match e.kind() {
+            ErrorKind::Transient => AuthError::refused(e, true),
+            kind => AuthError::other(e, kind),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_survive_conversion() {
+        let cases = [
+            ExchangeError::Connect {
+                source: "refused".into(),
+            },
+            ExchangeError::Tls {
+                source: "unknown issuer".into(),
+            },
+            ExchangeError::Timeout,
+            ExchangeError::BodyTooLarge { limit: 10 },
+            ExchangeError::InvalidRequest {
+                message: "relative URL".into(),
+            },
+            ExchangeError::Io {
+                source: "reset".into(),
+            },
+        ];
+        for e in cases {
+            let (kind, retryable) = (e.kind(), e.is_retryable());
+            let auth = AuthError::from(e);
+            assert_eq!(auth.kind(), kind);
+            assert_eq!(auth.is_retryable(), retryable);
+            let src =
+                std::error::Error::source(&auth).and_then(|s| s.downcast_ref::<ExchangeError>());
+            assert!(src.is_some(), "{auth:?}");
+        }
+        assert!(ExchangeError::Timeout.is_retryable());
+        assert!(!ExchangeError::BodyTooLarge { limit: 1 }.is_retryable());
     }
 }

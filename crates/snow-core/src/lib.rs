@@ -7,6 +7,8 @@
 //!   query value so that no caller-supplied string can escape its place in a URL.
 //! - [`Authenticator`]: the trait that puts credentials on a request, and decides what to do
 //!   when the instance answers `401`. [`AuthRetry`] and [`AuthError`] go with it.
+//! - [`credential`]: a renewing authenticator from one async "fetch a credential" method: cache,
+//!   single-flight renewal before expiry and after `401`, applied as a sensitive header.
 //! - [`HttpExchange`]: one buffered request in, one response out. Token calls travel through it,
 //!   so authentication crates never depend on a transport.
 //! - [`ErrorKind`]: the one classification of failures (transient, throttling, server, client,
@@ -28,13 +30,16 @@
 //! ```
 
 mod auth;
+mod auth_error;
+pub mod credential;
 mod exchange;
 mod instance;
 mod kind;
 pub mod secret;
 mod url;
 
-pub use auth::{AuthError, AuthRetry, Authenticator, BoxError, NoAuth, insert_credential};
+pub use auth::{AuthRetry, Authenticator, NoAuth, insert_credential};
+pub use auth_error::{AuthError, BoxError, SharedError};
 pub use exchange::{ExchangeError, HttpExchange};
 pub use instance::{Instance, InstanceError, Scheme};
 pub use kind::ErrorKind;

@@ -11,8 +11,6 @@
 //! `snow-dev` / `snow-dev-secret` and the user `admin` / `admin`. Set `SNOW_CA_PEM` to a PEM file
 //! to trust an extra certificate authority (the development instance's, when it serves HTTPS).
 
-use std::sync::Arc;
-
 use snow_core::{BoxError, Instance, http};
 use snow_oauth::{FileTokenStore, OAuth, TokenStore};
 use snow_transport::{Body, TlsConfig, Transport, TransportBuilder};
@@ -34,8 +32,9 @@ fn transport(instance: &Instance) -> Result<TransportBuilder, BoxError> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), BoxError> {
     let instance = Instance::from_url(&env("SNOW_URL")?)?;
-    // The transport that carries the token calls (`Transport` implements `HttpExchange`).
-    let exchange = Arc::new(transport(&instance)?.build()?);
+    // The transport that carries the token calls (`Transport` implements `HttpExchange`; clones
+    // share its connection pool).
+    let exchange = transport(&instance)?.build()?;
     let store_path = std::env::temp_dir().join("snow-oauth-example-token.json");
     let store = FileTokenStore::new(&store_path);
 
@@ -44,10 +43,10 @@ async fn main() -> Result<(), BoxError> {
     if store.load().await?.is_none() {
         let auth = OAuth::builder(
             &instance,
+            exchange.clone(),
             env("SNOW_CLIENT_ID")?,
             env("SNOW_CLIENT_SECRET")?,
         )
-        .exchange(exchange.clone())
         .token_store(store.clone())
         .build()?;
         let token = auth
@@ -61,10 +60,10 @@ async fn main() -> Result<(), BoxError> {
     //    authenticator's cache), and the store saves it.
     let auth = OAuth::builder(
         &instance,
+        exchange,
         env("SNOW_CLIENT_ID")?,
         env("SNOW_CLIENT_SECRET")?,
     )
-    .exchange(exchange)
     .token_store(store)
     .token_updater(|t| println!("token updated: {t}"))
     .build()?;

@@ -2,10 +2,13 @@
 //! refresh, client-credentials and JWT-bearer grants, with a token cache that never stampedes
 //! the token endpoint.
 //!
-//! - [`OAuthAuthenticator`] (alias [`OAuth`]), built with [`OAuth::builder`]: puts a sensitive
+//! - [`OAuthAuthenticator`] (alias [`OAuth`]), built with [`OAuth::builder`] from the instance,
+//!   the HTTP exchange its token calls go through, and the client id and secret: puts a sensitive
 //!   `Authorization: Bearer` header on every request, renews the token before it expires
 //!   (60 s skew by default) and after a `401`, one renewal at a time however many requests
-//!   need it.
+//!   need it. The token lives in snow-core's
+//!   [`CredentialCache`](snow_core::credential::CredentialCache); this crate is how it is
+//!   fetched.
 //! - Grants: [`generate_token`](OAuthAuthenticator::generate_token) (password, like pysnow),
 //!   refresh (automatic, also from a refresh token alone), [client
 //!   credentials](OAuthBuilder::client_credentials), and [JWT bearer](JwtBearer) with the
@@ -14,7 +17,8 @@
 //! - Keeping tokens: a [token updater](OAuthBuilder::token_updater) closure called with every new
 //!   [`TokenSet`] once it is cached, and a [`TokenStore`] ([`FileTokenStore`] writes atomically
 //!   with mode `0600`).
-//! - Errors: [`OAuthError`], with [`is_transient`](OAuthError::is_transient); it converts into
+//! - Errors: [`OAuthError`], with [`kind`](OAuthError::kind) and
+//!   [`is_retryable`](OAuthError::is_retryable); it converts into
 //!   [`snow_core::AuthError`].
 //!
 //! Token calls go through [`snow_core::HttpExchange`], so they use the same connector, TLS
@@ -26,7 +30,6 @@
 //! `error_description`.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use snow_core::{async_trait, http, Authenticator, ExchangeError, HttpExchange, Instance};
 //! use snow_oauth::OAuth;
 //!
@@ -49,9 +52,7 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let instance = Instance::from_name("acme")?;
-//! let auth = OAuth::builder(&instance, "my-client", "my-secret")
-//!     .exchange(Arc::new(Endpoint))
-//!     .build()?;
+//! let auth = OAuth::builder(&instance, Endpoint, "my-client", "my-secret").build()?;
 //! let token = auth.generate_token("admin", "password").await?;
 //! assert_eq!(token.scope(), Some("useraccount"));
 //!
@@ -66,20 +67,16 @@
 //! ```
 
 mod authenticator;
-mod builder;
-mod cache;
+mod endpoint;
 mod error;
-mod grant;
-mod http;
 mod jwt;
+mod response;
 mod store;
 mod token;
 
-pub use authenticator::{OAuth, OAuthAuthenticator};
-pub use builder::OAuthBuilder;
-pub use cache::TokenEpoch;
+pub use authenticator::{OAuth, OAuthAuthenticator, OAuthBuilder, TokenEpoch};
+pub use endpoint::ClientAuth;
 pub use error::OAuthError;
-pub use grant::ClientAuth;
 pub use jwt::{JwtAlgorithm, JwtBearer};
 pub use store::{FileTokenStore, TokenStore};
 pub use token::TokenSet;

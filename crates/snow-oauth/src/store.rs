@@ -210,6 +210,25 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// A token file that someone made readable by others is private again after a save: the
+    /// new content is written to a fresh `0600` file renamed over it.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn saving_over_a_readable_file_leaves_it_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = temp_dir("mode");
+        let path = dir.join("token.json");
+        std::fs::write(&path, "{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        FileTokenStore::new(&path)
+            .save(&TokenSet::new("AT"))
+            .await
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[tokio::test]
     async fn bad_files_are_refused_without_echoing_content() {
         let dir = temp_dir("bad");

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use snow_core::credential::Credential;
 
 /// An OAuth token set as issued by the token endpoint: access token, optional refresh token,
 /// expiry, scope and token type.
@@ -155,6 +156,15 @@ impl TokenSet {
     }
 }
 
+/// The access token is what goes on requests (`Authorization: Bearer <access token>`), and
+/// what tells one token set from another: ServiceNow hands back the current access token for a
+/// grant made within its lifetime.
+impl Credential for TokenSet {
+    fn secret(&self) -> &str {
+        self.access_token.expose_secret()
+    }
+}
+
 impl fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSet")
@@ -235,6 +245,7 @@ fn de_scope<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     #[test]
     fn serde_round_trip_and_pysnow_shape() {
@@ -272,6 +283,32 @@ mod tests {
         assert!(t.is_expired(Duration::from_secs(120)));
         assert!(!TokenSet::new("A").is_expired(Duration::from_secs(60)));
         assert!(TokenSet::from_refresh_token("R").is_expired(Duration::ZERO));
+    }
+
+    proptest::proptest! {
+        /// A token file (or a caller's storage) holding anything: no panic, and an error that
+        /// names no value. `expires_at` at any magnitude, sign or fraction is refused or read.
+        #[test]
+        fn any_stored_json_is_read_or_refused(
+            expires_at in proptest::prop_oneof![
+                proptest::num::f64::ANY.prop_map(|f| f.to_string()),
+                "[0-9]{1,400}",
+                proptest::prelude::Just("\"soon\"".to_owned()),
+            ],
+            scope in proptest::prop_oneof![
+                proptest::prelude::Just("\"useraccount\"".to_owned()),
+                proptest::prelude::Just("[\"a\",\"b\"]".to_owned()),
+                proptest::prelude::Just("42".to_owned()),
+            ],
+        ) {
+            let json = format!(
+                r#"{{"access_token":"AT-SECRET-1","refresh_token":"RT-SECRET-2","expires_at":{expires_at},"scope":{scope}}}"#
+            );
+            match serde_json::from_str::<TokenSet>(&json) {
+                Ok(t) => proptest::prop_assert_eq!(t.access_token_str(), "AT-SECRET-1"),
+                Err(e) => proptest::prop_assert!(!e.to_string().contains("SECRET"), "{}", e),
+            }
+        }
     }
 
     #[test]

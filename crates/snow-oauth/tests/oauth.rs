@@ -16,7 +16,7 @@ use snow_oauth::{
 use support::*;
 
 fn builder(server: &TestServer, http: &HyperExchange) -> OAuthBuilder {
-    OAuth::builder(&server.instance(), CLIENT_ID, CLIENT_SECRET).exchange(Arc::new(http.clone()))
+    OAuth::builder(&server.instance(), http.clone(), CLIENT_ID, CLIENT_SECRET)
 }
 
 fn table_url(server: &TestServer) -> String {
@@ -34,6 +34,11 @@ async fn expired_token_with_refresh(server: &TestServer, http: &HyperExchange) -
     TokenSet::new("stale-access-token")
         .with_refresh_token(rt)
         .with_expires_at(UNIX_EPOCH + Duration::from_secs(1))
+}
+
+/// The `OAuthError` an `AuthError` carries.
+fn oauth_source(e: &AuthError) -> Option<&OAuthError> {
+    std::error::Error::source(e).and_then(|s| s.downcast_ref::<OAuthError>())
 }
 
 fn secret_str(s: &SecretString) -> String {
@@ -288,8 +293,7 @@ async fn thousand_concurrent_requests_with_expired_token_refresh_once() {
     let u = updates.clone();
     // Token calls are slowed down so that every task is queued before the refresh completes.
     let slow = SlowExchange::new(http.clone(), Duration::from_millis(300));
-    let auth = OAuth::builder(&server.instance(), CLIENT_ID, CLIENT_SECRET)
-        .exchange(Arc::new(slow))
+    let auth = OAuth::builder(&server.instance(), slow, CLIENT_ID, CLIENT_SECRET)
         .token(stale)
         .token_updater(move |_| {
             u.fetch_add(1, Ordering::SeqCst);
@@ -447,7 +451,7 @@ async fn revoked_refresh_token_without_password_is_a_permanent_error() {
 
     let err = auth.token().await.unwrap_err();
     assert!(err.is_invalid_grant(), "{err:?}");
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
     let msg = err.to_string();
     assert!(
         msg.contains("access_denied") && msg.contains("no password"),
@@ -457,7 +461,7 @@ async fn revoked_refresh_token_without_password_is_a_permanent_error() {
     let mut parts = request_parts(&table_url(&server));
     let err = auth.authenticate(&mut parts).await.unwrap_err();
     assert!(matches!(err, AuthError::MissingCredential(_)), "{err:?}");
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
     // The dead refresh token is not tried again.
     assert_eq!(server.state.counters.refresh.load(Ordering::SeqCst), 1);
 }
@@ -593,7 +597,7 @@ async fn jwt_bearer_signed_with_another_key_is_rejected() {
         let auth = builder(&server, &http).jwt_bearer(jwt).build().unwrap();
         let err = auth.token().await.unwrap_err();
         assert!(err.to_string().contains("access_denied"), "{err}");
-        assert!(!err.is_transient());
+        assert!(!err.is_retryable());
     }
     assert_eq!(server.state.counters.refused.load(Ordering::SeqCst), 2);
 }
@@ -623,10 +627,9 @@ async fn wrong_password_or_client_secret_say_access_denied() {
         "{err:?}"
     );
     assert!(err.to_string().contains("access_denied"));
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
 
-    let bad_client = OAuth::builder(&server.instance(), CLIENT_ID, "wrong-secret")
-        .exchange(Arc::new(http.clone()))
+    let bad_client = OAuth::builder(&server.instance(), http.clone(), CLIENT_ID, "wrong-secret")
         .password(USER, PASSWORD)
         .build()
         .unwrap();
@@ -635,15 +638,25 @@ async fn wrong_password_or_client_secret_say_access_denied() {
     assert!(
         matches!(
             err,
-            AuthError::Rejected {
-                status: Some(401),
+            AuthError::Refused {
+                transient: false,
                 ..
             }
         ),
         "{err:?}"
     );
+    assert!(
+        matches!(
+            oauth_source(&err),
+            Some(OAuthError::TokenCreate {
+                status: Some(401),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("access_denied"));
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,23 +678,39 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         matches!(err, OAuthError::Redirected { status: 302 }),
         "{err:?}"
     );
-    assert!(!err.is_transient());
+    assert!(!err.is_retryable());
 
     let err = with_url("/hibernating/oauth_token.do")
         .token()
         .await
         .unwrap_err();
-    assert!(matches!(err, OAuthError::Protocol { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status: 200
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("hibernating"), "{err}");
+    assert!(!err.is_retryable());
 
     let err = with_url("/down/oauth_token.do").token().await.unwrap_err();
     assert!(
-        matches!(err, OAuthError::Unavailable { status: 503 }),
+        matches!(
+            err,
+            OAuthError::InstanceUnavailable {
+                hibernating: false,
+                status: 503
+            }
+        ),
         "{err:?}"
     );
-    assert!(err.is_transient());
+    assert!(err.is_retryable());
     let auth_err: AuthError = err.into();
-    assert!(auth_err.is_transient());
+    assert!(auth_err.is_retryable());
 
     // Nothing listens on port 9 of the loopback address.
     let dead = builder(&server, &http)
@@ -691,14 +720,15 @@ async fn redirects_html_5xx_and_dead_endpoints_are_classified() {
         .unwrap();
     let err = dead.token().await.unwrap_err();
     assert!(matches!(err, OAuthError::Transport(_)), "{err:?}");
-    assert!(err.is_transient());
+    assert!(err.is_retryable());
 
     let err = builder(&server, &http)
         .token_url("not a url")
         .build()
         .unwrap_err();
     assert!(matches!(err, OAuthError::Config { .. }));
-    let err = OAuth::builder(&server.instance(), CLIENT_ID, CLIENT_SECRET)
+    let err = builder(&server, &http)
+        .revoke_url("ftp://example.com/revoke")
         .build()
         .unwrap_err();
     assert!(matches!(err, OAuthError::Config { .. }));
@@ -744,7 +774,20 @@ async fn revoke_revokes_and_forgets() {
     let err = get_table(&stale, &http, &table_url(&server))
         .await
         .unwrap_err();
-    assert!(matches!(err, AuthError::InvalidGrant { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            AuthError::Refused {
+                transient: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        oauth_source(&err).is_some_and(OAuthError::is_invalid_grant),
+        "{err:?}"
+    );
     assert_eq!(server.state.counters.table_401.load(Ordering::SeqCst), 1);
     assert_eq!(server.state.counters.refresh.load(Ordering::SeqCst), 1);
     assert_eq!(server.state.counters.refused.load(Ordering::SeqCst), 1);
@@ -953,4 +996,79 @@ async fn set_token_replaces_the_cache_and_notifies() {
     );
     auth.clear_token().await;
     assert!(auth.cached_token().is_none());
+}
+
+/// A hibernating developer instance answers every URL, the token and revocation endpoints
+/// included, with HTTP 200 and its hibernation page: every token call says so, with a typed,
+/// non-retryable error, and so does the authenticator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hibernating_instance_is_a_typed_error_for_every_token_call() {
+    let server = TestServer::start(Config {
+        hibernating: true,
+        ..jwt_server_config()
+    })
+    .await;
+    let http = HyperExchange::new();
+    let asleep = |err: &OAuthError| {
+        matches!(
+            err,
+            OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status: 200
+            }
+        )
+    };
+
+    let auth = builder(&server, &http).build().unwrap();
+    let err = auth.generate_token(USER, PASSWORD).await.unwrap_err();
+    assert!(asleep(&err), "password: {err:?}");
+    assert_eq!(err.kind(), snow_core::ErrorKind::Server);
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("hibernating"), "{err}");
+
+    let refresh = builder(&server, &http)
+        .refresh_token("RT-from-before")
+        .build()
+        .unwrap();
+    let err = refresh.token().await.unwrap_err();
+    assert!(asleep(&err), "refresh: {err:?}");
+
+    let cc = builder(&server, &http)
+        .client_credentials()
+        .build()
+        .unwrap();
+    assert!(asleep(&cc.token().await.unwrap_err()));
+    let jwt = JwtBearer::from_pem(JwtAlgorithm::RS256, &fixture("rsa_private.pem"), USER).unwrap();
+    let jwt = builder(&server, &http).jwt_bearer(jwt).build().unwrap();
+    assert!(asleep(&jwt.token().await.unwrap_err()));
+    let err = auth
+        .revoke_token(&SecretString::from("RT-from-before"))
+        .await
+        .unwrap_err();
+    assert!(asleep(&err), "revoke: {err:?}");
+
+    // Through the Authenticator, as a transport sees it: a server-side failure, not retryable,
+    // with the OAuth error as its source.
+    let password = builder(&server, &http)
+        .password(USER, PASSWORD)
+        .build()
+        .unwrap();
+    let err = password
+        .authenticate(&mut request_parts(&table_url(&server)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::Other {
+                kind: snow_core::ErrorKind::Server,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(oauth_source(&err).is_some_and(asleep), "{err:?}");
+    assert_eq!(server.state.counters.hibernating.load(Ordering::SeqCst), 6);
+    assert_eq!(server.state.grants(), 0);
 }

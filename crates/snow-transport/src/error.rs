@@ -142,7 +142,7 @@ impl TransportError {
             | TransportError::Timeout { .. }
             | TransportError::Io { .. }
             | TransportError::RetryAfterTooLong { .. } => true,
-            TransportError::Auth(e) => e.is_transient(),
+            TransportError::Auth(e) => e.is_retryable(),
             _ => false,
         }
     }

@@ -41,6 +41,8 @@ pub struct Config {
     pub reissue_current: bool,
     /// Public keys for JWT-bearer assertions.
     pub jwt_keys: Vec<(Algorithm, DecodingKey)>,
+    /// As a hibernating developer instance does: every URL answers 200 with the hibernation page.
+    pub hibernating: bool,
 }
 
 impl Default for Config {
@@ -51,6 +53,7 @@ impl Default for Config {
             client_credentials_enabled: true,
             reissue_current: false,
             jwt_keys: Vec::new(),
+            hibernating: false,
         }
     }
 }
@@ -76,6 +79,7 @@ pub struct Counters {
     pub basic_client_auth: AtomicUsize,
     pub table_ok: AtomicUsize,
     pub table_401: AtomicUsize,
+    pub hibernating: AtomicUsize,
 }
 
 pub struct State {
@@ -169,7 +173,22 @@ fn access_denied() -> Response<Full<Bytes>> {
     )
 }
 
+/// The page a hibernating developer instance answers every URL with.
+pub const HIBERNATION_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+    <title>Instance Hibernating page</title></head><body><div class=\"container\">\
+    <h1>Your instance is hibernating</h1><p>Instances hibernate after a period of inactivity.</p>\
+    <a href=\"https://developer.servicenow.com/dev.do#!/home?wu=true\">Sign in</a> to wake it up.\
+    </div></body></html>";
+
 async fn handle(st: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if st.config.hibernating {
+        st.counters.hibernating.fetch_add(1, Ordering::SeqCst);
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "text/html; charset=UTF-8")
+            .body(Full::new(Bytes::from_static(HIBERNATION_PAGE.as_bytes())))
+            .unwrap();
+    }
     let (parts, body) = req.into_parts();
     let Ok(body) = Limited::new(body, 1 << 20).collect().await else {
         return json(StatusCode::BAD_REQUEST, serde_json::json!({}));

@@ -2,18 +2,23 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use snow_core::credential::{CredentialCache, SameCredential};
 use snow_core::{HttpExchange, Instance};
 
-use crate::authenticator::{Gate, Inner, Updater};
-use crate::cache::TokenCache;
-use crate::grant::{Endpoint, Grant};
+use super::TokenSource;
+use super::source::{self, Updater};
+use crate::endpoint::{Endpoint, EndpointConfig, Grant};
 use crate::{ClientAuth, JwtBearer, OAuthAuthenticator, OAuthError, TokenSet, TokenStore};
 
-/// Builds an [`OAuthAuthenticator`]; start with [`OAuth::builder`](crate::OAuth).
+/// `expires_in` counts whole seconds, rounded down: a token said to expire in `n` seconds may
+/// still be valid for up to one second more.
+const EXPIRES_IN_PRECISION: Duration = Duration::from_secs(1);
+
+/// Builds an [`OAuthAuthenticator`]; start with [`OAuth::builder`](crate::OAuth), which takes
+/// the instance, the HTTP exchange token calls go through, and the client id and secret.
 ///
 /// Choose at most one grant for getting a token when there is none ([`password`](Self::password),
 /// [`client_credentials`](Self::client_credentials), [`jwt_bearer`](Self::jwt_bearer)); the last
@@ -26,7 +31,7 @@ pub struct OAuthBuilder {
     base_url: String,
     client_id: String,
     client_secret: SecretString,
-    exchange: Option<Arc<dyn HttpExchange>>,
+    exchange: Arc<dyn HttpExchange>,
     grant: Option<Grant>,
     initial: Option<TokenSet>,
     store: Option<Arc<dyn TokenStore>>,
@@ -65,12 +70,17 @@ impl OAuthBuilder {
     /// The default expiry skew: a token is renewed 60 s before it expires.
     pub const DEFAULT_SKEW: Duration = Duration::from_secs(60);
 
-    pub(crate) fn new(instance: &Instance, client_id: String, client_secret: SecretString) -> Self {
+    pub(crate) fn new(
+        instance: &Instance,
+        exchange: impl HttpExchange,
+        client_id: String,
+        client_secret: SecretString,
+    ) -> Self {
         OAuthBuilder {
             base_url: instance.base_url(),
             client_id,
             client_secret,
-            exchange: None,
+            exchange: Arc::new(exchange),
             grant: None,
             initial: None,
             store: None,
@@ -81,13 +91,6 @@ impl OAuthBuilder {
             revoke_url: None,
             scopes: Vec::new(),
         }
-    }
-
-    /// The HTTP exchange token calls go through (required). `snow-transport` provides one that
-    /// shares the instance's connector, TLS roots, proxy and timeouts.
-    pub fn exchange(mut self, exchange: Arc<dyn HttpExchange>) -> Self {
-        self.exchange = Some(exchange);
-        self
     }
 
     /// Use the password grant for the user, and keep the password to fall back on when the
@@ -186,12 +189,9 @@ impl OAuthBuilder {
 
     /// Build the authenticator.
     ///
-    /// Fails with [`OAuthError::Config`] without an exchange or with a malformed URL, and with
+    /// Fails with [`OAuthError::Config`] with a malformed token or revocation URL, and with
     /// [`OAuthError::Protocol`] if the initial token cannot be put in a header.
     pub fn build(self) -> Result<OAuthAuthenticator, OAuthError> {
-        let exchange = self.exchange.ok_or_else(|| OAuthError::Config {
-            message: "no HTTP exchange was given for token requests (call .exchange(...))".into(),
-        })?;
         let token_url = self
             .token_url
             .unwrap_or_else(|| format!("{}/oauth_token.do", self.base_url));
@@ -205,30 +205,25 @@ impl OAuthBuilder {
                 message: "the revocation URL is not a valid http or https URL".into(),
             })?;
         let endpoint = Endpoint::new(
-            token_url,
-            self.client_id,
-            self.client_secret,
-            self.client_auth,
-            self.scopes,
-            exchange,
+            EndpointConfig {
+                token_url,
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                client_auth: self.client_auth,
+                scopes: self.scopes,
+            },
+            self.exchange,
         )?;
-        let cache = TokenCache::new(self.skew);
-        let has_initial = self.initial.is_some();
+        let tokens = TokenSource::new(endpoint, self.grant, revoke_url, self.updater, self.store);
+        let mut cache = CredentialCache::builder(tokens)
+            .expiry_skew(self.skew)
+            .same_credential(SameCredential::KeepsExpiry {
+                precision: EXPIRES_IN_PRECISION,
+            });
         if let Some(token) = self.initial {
-            cache.publish_given(token)?;
+            source::check_header(&token)?;
+            cache = cache.credential(source::given(token));
         }
-        let gate = Gate::new(has_initial);
-        Ok(OAuthAuthenticator::from_inner(Inner {
-            endpoint,
-            grant: self.grant,
-            revoke_url,
-            cache,
-            gate: tokio::sync::Mutex::new(gate),
-            attempts: AtomicU64::new(0),
-            started: AtomicU64::new(0),
-            updater: self.updater,
-            store: self.store,
-            skew: self.skew,
-        }))
+        Ok(OAuthAuthenticator::from_cache(cache.build()))
     }
 }
