@@ -1,7 +1,8 @@
 //! The tower layers the transport is made of, usable on their own to build a stack of your own.
 //!
 //! Outer to inner, the transport stacks: [`TotalTimeoutLayer`], the caller's layers,
-//! [`DefaultHeadersLayer`], a concurrency limit, retry ([`RetryPolicy`]), a per-attempt timeout,
+//! [`DefaultHeadersLayer`], a concurrency limit (tower's `GlobalConcurrencyLimitLayer`), retry
+//! (tower's `RetryLayer` with [`RetryPolicy`]), a per-attempt timeout (tower's `TimeoutLayer`),
 //! [`BaseUriLayer`], [`AuthLayer`], then [`BodyLimitLayer`] over the HTTP client.
 
 mod auth;
@@ -14,6 +15,7 @@ mod total_timeout;
 pub use auth::{AuthLayer, AuthService};
 pub use base_uri::{BaseUri, BaseUriLayer};
 pub use body_limit::{BodyLimit, BodyLimitLayer};
+pub(crate) use default_headers::is_credential_header;
 pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use retry::RetryPolicy;
 pub use total_timeout::{TotalTimeout, TotalTimeoutLayer};
