@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use snow_core::{AuthError, BoxError, ExchangeError};
+use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError};
 
 /// Which timeout elapsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,17 +134,46 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether trying again later may succeed: connection trouble, timeouts, a server asking to
-    /// wait, or a transient authentication failure.
-    pub fn is_retryable(&self) -> bool {
+    /// What kind of failure this is.
+    ///
+    /// | variant | kind |
+    /// | --- | --- |
+    /// | `Connect`, `Timeout`, `Io` | [`ErrorKind::Transient`] |
+    /// | `RetryAfterTooLong` | [`ErrorKind::Throttling`] |
+    /// | `Tls` | [`ErrorKind::Config`] (roots, client certificate or scheme to fix) |
+    /// | `BodyTooLarge` | [`ErrorKind::Response`] |
+    /// | `Auth` | [`ErrorKind::Transient`] if the authentication error is transient, else [`ErrorKind::Auth`] |
+    /// | `CrossOrigin`, `InvalidRequest` | [`ErrorKind::Client`] |
+    /// | `Service` | [`ErrorKind::Client`] (a caller's layer or inner service refused the request) |
+    ///
+    /// ```
+    /// use snow_core::ErrorKind;
+    /// use snow_transport::{TimeoutKind, TransportError};
+    ///
+    /// let e = TransportError::Timeout { kind: TimeoutKind::Attempt };
+    /// assert_eq!(e.kind(), ErrorKind::Transient);
+    /// assert!(e.is_retryable());
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
         match self {
             TransportError::Connect { .. }
             | TransportError::Timeout { .. }
-            | TransportError::Io { .. }
-            | TransportError::RetryAfterTooLong { .. } => true,
-            TransportError::Auth(e) => e.is_transient(),
-            _ => false,
+            | TransportError::Io { .. } => ErrorKind::Transient,
+            TransportError::RetryAfterTooLong { .. } => ErrorKind::Throttling,
+            TransportError::Tls { .. } => ErrorKind::Config,
+            TransportError::BodyTooLarge { .. } => ErrorKind::Response,
+            TransportError::Auth(e) => auth_kind(e),
+            TransportError::CrossOrigin { .. }
+            | TransportError::InvalidRequest { .. }
+            | TransportError::Service(_) => ErrorKind::Client,
         }
+    }
+
+    /// Whether sending the same request again, after a wait, may succeed:
+    /// `self.kind().is_retryable()` (connection trouble, timeouts, a server asking to wait, a
+    /// transient authentication failure).
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_retryable()
     }
 
     /// Whether a timeout elapsed (of any kind, including the connect timeout).
@@ -237,6 +266,15 @@ impl From<TransportError> for ExchangeError {
                 source: Box::new(other),
             },
         }
+    }
+}
+
+/// The kind of an authentication failure.
+fn auth_kind(e: &AuthError) -> ErrorKind {
+    if e.is_transient() {
+        ErrorKind::Transient
+    } else {
+        ErrorKind::Auth
     }
 }
 
@@ -358,4 +396,84 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_kind_and_retryable_follows_it() {
+        let io = || Some(Box::new(std::io::Error::other("x")) as BoxError);
+        let cases = [
+            (
+                TransportError::Connect {
+                    message: String::new(),
+                    source: io(),
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::Io {
+                    message: String::new(),
+                    source: io(),
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::Timeout {
+                    kind: TimeoutKind::Total,
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::RetryAfterTooLong {
+                    retry_after: Duration::from_secs(600),
+                    limit: Duration::from_secs(60),
+                },
+                ErrorKind::Throttling,
+            ),
+            (
+                TransportError::Tls {
+                    kind: TlsFailure::CertificateVerification,
+                    message: String::new(),
+                    source: None,
+                },
+                ErrorKind::Config,
+            ),
+            (
+                TransportError::BodyTooLarge { limit: 1 },
+                ErrorKind::Response,
+            ),
+            (
+                TransportError::Auth(AuthError::Unavailable {
+                    message: String::new(),
+                    source: None,
+                }),
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::Auth(AuthError::InvalidCredential { what: "password" }),
+                ErrorKind::Auth,
+            ),
+            (
+                TransportError::CrossOrigin {
+                    origin: String::new(),
+                    instance: String::new(),
+                },
+                ErrorKind::Client,
+            ),
+            (
+                TransportError::InvalidRequest {
+                    message: String::new(),
+                },
+                ErrorKind::Client,
+            ),
+            (TransportError::Service("refused".into()), ErrorKind::Client),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e:?}");
+            assert_eq!(e.is_retryable(), kind.is_retryable(), "{e:?}");
+        }
+    }
 }

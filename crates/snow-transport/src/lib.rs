@@ -8,9 +8,10 @@
 //! 2. the caller's own layers ([`TransportBuilder::layer`]);
 //! 3. default headers (`User-Agent: snow/<version>`, `Accept: application/json`, the caller's);
 //! 4. a concurrency limit;
-//! 5. retry ([`RetryConfig`]): `429` honouring `Retry-After`, `502`/`503`/`504` and connection
-//!    failures, with exponential backoff and jitter, idempotent methods only unless the request
-//!    carries [`RetryNonIdempotent`];
+//! 5. retry ([`RetryConfig`]) of what [`snow_core::ErrorKind`] calls retryable: `429` honouring
+//!    `Retry-After`, `408`, `502`/`503`/`504`, a `GET` answered `202`, connection failures and
+//!    per-attempt timeouts, with exponential backoff and jitter, idempotent methods only unless
+//!    the request carries [`RetryNonIdempotent`];
 //! 6. a per-attempt timeout;
 //! 7. the base URI: paths are joined to the instance, other origins are refused;
 //! 8. authentication, with one replay after a `401` when the authenticator asks for it;
@@ -59,4 +60,4 @@ pub use retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
 pub use tls::{Roots, TlsConfig};
 pub use transport::{DEFAULT_USER_AGENT, SnowService, Transport, TransportBuilder};
 
-pub use snow_core::{Authenticator, BoxError, Instance};
+pub use snow_core::{Authenticator, BoxError, ErrorKind, Instance};
