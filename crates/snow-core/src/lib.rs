@@ -31,6 +31,7 @@ mod auth;
 mod exchange;
 mod instance;
 mod kind;
+mod origin;
 pub mod secret;
 mod url;
 

@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError};
+use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError, InstanceError};
 
 /// Which timeout elapsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +200,18 @@ impl TransportError {
 
     pub(crate) fn boxed(self) -> BoxError {
         Box::new(self)
+    }
+
+    /// A request target refused by [`Instance::resolve_uri`](snow_core::Instance::resolve_uri).
+    pub(crate) fn refused_target(e: InstanceError) -> Self {
+        match e {
+            InstanceError::CrossOrigin { origin, instance } => {
+                TransportError::CrossOrigin { origin, instance }
+            }
+            other => TransportError::InvalidRequest {
+                message: other.to_string(),
+            },
+        }
     }
 
     /// Classify an error of the hyper-util client.
