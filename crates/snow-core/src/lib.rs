@@ -28,18 +28,25 @@
 //! ```
 
 mod auth;
+mod credential;
 mod exchange;
 mod instance;
 mod kind;
 mod origin;
 pub mod secret;
+mod sys_id;
 mod url;
 
 pub use auth::{AuthError, AuthRetry, Authenticator, BoxError, NoAuth, insert_credential};
+pub use credential::{
+    API_KEY_HEADER, API_KEY_NAME, CREDENTIAL_HEADERS, CREDENTIAL_QUERY_PARAMS,
+    is_credential_header, is_credential_query_param,
+};
 pub use exchange::{ExchangeError, HttpExchange};
 pub use instance::{Instance, InstanceError, Scheme};
 pub use kind::ErrorKind;
-pub use url::UrlBuilder;
+pub use sys_id::is_sys_id;
+pub use url::{UrlBuilder, encode_component};
 
 /// Re-exported so authenticators can name the trait's attribute without adding a dependency.
 pub use async_trait::async_trait;

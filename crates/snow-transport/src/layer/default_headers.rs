@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, HeaderName, Request};
+use snow_core::is_credential_header;
 use tower::{Layer, Service};
 
 /// Adds default headers (`User-Agent`, `Accept`, the caller's own) to requests that do not
@@ -25,7 +26,8 @@ impl DefaultHeadersLayer {
     }
 
     /// The same defaults without those that carry credentials: values marked sensitive and
-    /// credential headers (`Authorization`, `Cookie`, `x-sn-apikey`, ...), whatever their value.
+    /// credential headers ([`snow_core::is_credential_header`]: `Authorization`, `Cookie`,
+    /// `x-sn-apikey`, ...), whatever their value.
     /// For requests that leave the instance's origin.
     pub fn without_credentials(&self) -> Self {
         let mut public = HeaderMap::new();
@@ -55,18 +57,6 @@ impl fmt::Debug for NamesOnly<'_> {
             .finish()
     }
 }
-
-/// Headers that carry credentials, whatever their value.
-pub(crate) fn is_credential_header(name: &HeaderName) -> bool {
-    name == http::header::AUTHORIZATION
-        || name == http::header::PROXY_AUTHORIZATION
-        || name == http::header::COOKIE
-        || name.as_str() == API_KEY_HEADER
-}
-
-/// The header ServiceNow reads API keys from (spelt out here: snow-transport does not depend on
-/// snow-basic).
-const API_KEY_HEADER: &str = "x-sn-apikey";
 
 impl<S> Layer<S> for DefaultHeadersLayer {
     type Service = DefaultHeaders<S>;

@@ -15,7 +15,6 @@ mod total_timeout;
 pub use auth::{AuthLayer, AuthService};
 pub use base_uri::{BaseUri, BaseUriLayer};
 pub use body_limit::{BodyLimit, BodyLimitLayer};
-pub(crate) use default_headers::is_credential_header;
 pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use retry::RetryPolicy;
 pub use total_timeout::{TotalTimeout, TotalTimeoutLayer};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{ACCEPT, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
-use snow_core::{Authenticator, BoxError, Instance, NoAuth};
+use snow_core::{Authenticator, BoxError, Instance, NoAuth, is_credential_header};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::retry::RetryLayer;
 use tower::timeout::TimeoutLayer;
@@ -19,9 +19,7 @@ use super::stack::{CallerLayer, CallerLayers, ClientService, SnowService, Stack,
 use crate::body::{Body, DEFAULT_MAX_RESPONSE_BODY, ResponseBody};
 use crate::client::HyperService;
 use crate::error::BuildError;
-use crate::layer::{
-    BodyLimitLayer, DefaultHeadersLayer, RetryPolicy, TotalTimeoutLayer, is_credential_header,
-};
+use crate::layer::{BodyLimitLayer, DefaultHeadersLayer, RetryPolicy, TotalTimeoutLayer};
 use crate::proxy::Proxy;
 use crate::retry::RetryConfig;
 use crate::tls::TlsConfig;
@@ -181,8 +179,9 @@ impl TransportBuilder {
     /// Send this header on every request that does not set it (replaces an earlier default of
     /// the same name, `Accept` included).
     ///
-    /// Credential headers (`Authorization`, `Proxy-Authorization`, `Cookie`, `x-sn-apikey`) and
-    /// values already marked sensitive are marked sensitive, and are not sent with token calls
+    /// Credential headers ([`snow_core::is_credential_header`]: `Authorization`,
+    /// `Proxy-Authorization`, `Cookie`, `x-sn-apikey`, `X-UserToken`, ...) and values already
+    /// marked sensitive are marked sensitive, and are not sent with token calls
     /// ([`HttpExchange`](snow_core::HttpExchange)) to any origin other than the instance.
     #[must_use]
     pub fn default_header<V>(mut self, name: impl AsRef<str>, value: V) -> Self
