@@ -4,7 +4,7 @@
 //! A [`Transport`] is bound to one [`Instance`] and pairs with any [`Authenticator`]. Each request
 //! goes through, outer to inner (the layers are in [`layer`]):
 //!
-//! 1. the total timeout ([`TransportBuilder::total_timeout`]);
+//! 1. the total timeout ([`TransportBuilder::total_timeout`], 5 minutes by default);
 //! 2. the caller's own layers ([`TransportBuilder::layer`]);
 //! 3. default headers (`User-Agent: snow/<version>`, `Accept: application/json`, the caller's);
 //! 4. a concurrency limit;
@@ -58,6 +58,8 @@ pub use error::{BuildError, TimeoutKind, TlsFailure, TransportError};
 pub use proxy::Proxy;
 pub use retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
 pub use tls::{Roots, TlsConfig};
-pub use transport::{DEFAULT_USER_AGENT, SnowService, Transport, TransportBuilder};
+pub use transport::{
+    DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, SnowService, Transport, TransportBuilder,
+};
 
 pub use snow_core::{Authenticator, BoxError, ErrorKind, Instance};

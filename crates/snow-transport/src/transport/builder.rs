@@ -27,14 +27,30 @@ use crate::tls::TlsConfig;
 /// The default `User-Agent`: `snow/<version of this crate>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("snow/", env!("CARGO_PKG_VERSION"));
 
+/// The default deadline for a whole call, body included: 5 minutes.
+///
+/// The bound ServiceNow itself puts on an inbound request, and long enough for a 10,000-record
+/// page from a slow instance: its Table API cancels a transaction after about a minute of server
+/// time (the body is streamed within it), the three default attempts with their per-attempt
+/// timeouts take at most three minutes, and the rest leaves time for tens of megabytes of
+/// records to arrive. Short enough that a server trickling its answer cannot hold a caller for
+/// ever. Change it with [`TransportBuilder::total_timeout`], turn it off with
+/// [`TransportBuilder::no_total_timeout`] (for very large downloads, say).
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 /// Configures and builds a [`Transport`]. Every method takes and returns the builder;
 /// [`build`](Self::build) reports any invalid setting.
 ///
 /// Defaults: no authentication ([`NoAuth`]); connect timeout 10 s; per-attempt timeout 60 s (until
-/// the response head); body read timeout 60 s (longest wait for the next piece of body); no total
-/// timeout; idle pooled connections closed after 90 s; response bodies capped at 128 MiB; no
-/// concurrency limit; [`RetryConfig::default`]; `User-Agent: snow/<version>`,
-/// `Accept: application/json`; Mozilla's roots; no proxy.
+/// the response head); body read timeout 60 s (longest wait for the next piece of body); total
+/// timeout 5 minutes ([`DEFAULT_TOTAL_TIMEOUT`], the whole call, body included); idle pooled
+/// connections closed after 90 s; response bodies capped at 128 MiB; no concurrency limit;
+/// [`RetryConfig::default`]; `User-Agent: snow/<version>`, `Accept: application/json`; Mozilla's
+/// roots; no proxy.
+///
+/// So with the defaults no call can stall for ever: a server that stops answering, sends a head
+/// and then nothing, or trickles its answer a byte at a time ends in a
+/// [`TransportError::Timeout`](crate::TransportError::Timeout) within [`DEFAULT_TOTAL_TIMEOUT`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -85,7 +101,7 @@ impl TransportBuilder {
             auth: Arc::new(NoAuth),
             connect_timeout: Some(Duration::from_secs(10)),
             timeout: Some(Duration::from_secs(60)),
-            total_timeout: None,
+            total_timeout: Some(DEFAULT_TOTAL_TIMEOUT),
             read_timeout: Some(Duration::from_secs(60)),
             pool_idle_timeout: Some(Duration::from_secs(90)),
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
@@ -134,10 +150,20 @@ impl TransportBuilder {
     }
 
     /// A deadline for the whole call: waiting for a concurrency slot, every attempt, backoffs and
-    /// reading the body.
+    /// reading the body (default [`DEFAULT_TOTAL_TIMEOUT`], 5 minutes). A body still arriving
+    /// when it passes fails with [`TimeoutKind::Total`](crate::TimeoutKind::Total).
     #[must_use]
     pub fn total_timeout(mut self, d: Duration) -> Self {
         self.total_timeout = Some(d);
+        self
+    }
+
+    /// No deadline for the whole call: only the connect, per-attempt and read timeouts apply, so
+    /// a server trickling its body can hold the call as long as it keeps sending. For downloads
+    /// that may legitimately take longer than any fixed bound.
+    #[must_use]
+    pub fn no_total_timeout(mut self) -> Self {
+        self.total_timeout = None;
         self
     }
 

@@ -13,7 +13,7 @@ use tower::ServiceExt;
 use crate::body::{Body, ResponseBody};
 use crate::error::TransportError;
 
-pub use builder::{DEFAULT_USER_AGENT, TransportBuilder};
+pub use builder::{DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, TransportBuilder};
 pub use stack::SnowService;
 use stack::Stack;
 
