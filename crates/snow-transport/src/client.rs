@@ -13,7 +13,7 @@ use snow_core::BoxError;
 use tower::Service;
 
 use crate::body::Body;
-use crate::error::{BuildError, TransportError};
+use crate::error::{BuildError, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, TransportError};
 use crate::layer::BoxFuture;
 use crate::proxy::{Connector, Proxy};
 use crate::tls::TlsConfig;
@@ -52,7 +52,9 @@ impl HyperService {
         builder
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .pool_idle_timeout(pool_idle_timeout);
+            .pool_idle_timeout(pool_idle_timeout)
+            .http1_max_buf_size(MAX_RESPONSE_HEAD)
+            .http1_max_headers(MAX_RESPONSE_HEADERS);
         Ok(Self {
             client: builder.build(https),
         })

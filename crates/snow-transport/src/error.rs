@@ -6,6 +6,14 @@ use std::time::Duration;
 
 use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError, InstanceError};
 
+/// The largest response head (status line and headers) the transport's HTTP/1 client reads:
+/// 408 KiB, hyper's default, set explicitly so that the error can name it.
+pub(crate) const MAX_RESPONSE_HEAD: usize = 408 * 1024;
+
+/// The most header fields the transport's HTTP/1 client accepts in a response: 100, hyper's
+/// default.
+pub(crate) const MAX_RESPONSE_HEADERS: usize = 100;
+
 /// Which timeout elapsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -118,7 +126,33 @@ pub enum TransportError {
         limit: Duration,
     },
 
-    /// The connection failed after it was made (reset, closed early, protocol error).
+    /// The response head (status line and headers) is larger than the HTTP client accepts: more
+    /// than 408 KiB, or more than 100 header fields. Reading stopped there; asking again would
+    /// get the same answer.
+    #[error(
+        "the response head (status line and headers) is too large: the client reads at most {} KiB \
+         and {} header fields",
+        MAX_RESPONSE_HEAD / 1024,
+        MAX_RESPONSE_HEADERS
+    )]
+    ResponseHeadTooLarge {
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The server's answer is not valid HTTP (garbage bytes, a malformed status line or header,
+    /// a broken chunked encoding). Asking again would most likely get the same answer.
+    #[error("the response is not valid HTTP: {message}")]
+    MalformedResponse {
+        /// What the HTTP parser found wrong.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The connection failed after it was made (reset, closed before the whole answer arrived).
     #[error("the connection failed: {message}")]
     Io {
         /// The causes, outermost first.
@@ -141,7 +175,7 @@ impl TransportError {
     /// | `Connect`, `Timeout`, `Io` | [`ErrorKind::Transient`] |
     /// | `RetryAfterTooLong` | [`ErrorKind::Throttling`] |
     /// | `Tls` | [`ErrorKind::Config`] (roots, client certificate or scheme to fix) |
-    /// | `BodyTooLarge` | [`ErrorKind::Response`] |
+    /// | `BodyTooLarge`, `ResponseHeadTooLarge`, `MalformedResponse` | [`ErrorKind::Response`] (not retried) |
     /// | `Auth` | [`ErrorKind::Transient`] if the authentication error is transient, else [`ErrorKind::Auth`] |
     /// | `CrossOrigin`, `InvalidRequest` | [`ErrorKind::Client`] |
     /// | `Service` | [`ErrorKind::Client`] (a caller's layer or inner service refused the request) |
@@ -161,7 +195,9 @@ impl TransportError {
             | TransportError::Io { .. } => ErrorKind::Transient,
             TransportError::RetryAfterTooLong { .. } => ErrorKind::Throttling,
             TransportError::Tls { .. } => ErrorKind::Config,
-            TransportError::BodyTooLarge { .. } => ErrorKind::Response,
+            TransportError::BodyTooLarge { .. }
+            | TransportError::ResponseHeadTooLarge { .. }
+            | TransportError::MalformedResponse { .. } => ErrorKind::Response,
             TransportError::Auth(e) => auth_kind(e),
             TransportError::CrossOrigin { .. }
             | TransportError::InvalidRequest { .. }
@@ -335,6 +371,43 @@ fn describe(err: &(dyn StdError + 'static)) -> String {
     }
 }
 
+/// hyper's message for a response head over its size or header-count limit.
+const HYPER_HEAD_TOO_LARGE: &str = "message head is too large";
+
+/// How an answer failed to parse.
+enum Malformed {
+    HeadTooLarge,
+    Invalid,
+}
+
+/// Whether `err` says the server's bytes are not acceptable HTTP, as opposed to the connection
+/// failing: hyper's parse errors (a head too large, an invalid status line or header), and data
+/// errors inside a body hyper was reading (a broken chunked encoding).
+fn malformed(err: &(dyn StdError + 'static)) -> Option<Malformed> {
+    let hyper = chain(err).find_map(|e| e.downcast_ref::<hyper::Error>())?;
+    if hyper.is_parse() {
+        // `hyper::Error::is_parse_too_large` exists only with hyper's server feature, which a
+        // client should not compile in; its message has been the same since hyper 0.14, and the
+        // hostile-server tests pin it.
+        return Some(if hyper.to_string() == HYPER_HEAD_TOO_LARGE {
+            Malformed::HeadTooLarge
+        } else {
+            Malformed::Invalid
+        });
+    }
+    // hyper's body decoder reports bad framing as InvalidInput or InvalidData (a body cut
+    // short is UnexpectedEof: the connection failed, not the format).
+    let bad_framing = chain(err).any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            )
+        })
+    });
+    bad_framing.then_some(Malformed::Invalid)
+}
+
 fn classify(err: BoxError, connect: bool) -> TransportError {
     let mut message = describe(&*err);
     let tls = chain(&*err).find_map(|e| e.downcast_ref::<rustls::Error>().cloned());
@@ -365,6 +438,15 @@ fn classify(err: BoxError, connect: bool) -> TransportError {
             kind: TlsFailure::Handshake,
             message,
             source: Some(err),
+        };
+    }
+    if let Some(malformed) = malformed(&*err) {
+        return match malformed {
+            Malformed::HeadTooLarge => TransportError::ResponseHeadTooLarge { source: Some(err) },
+            Malformed::Invalid => TransportError::MalformedResponse {
+                message,
+                source: Some(err),
+            },
         };
     }
     if connect {

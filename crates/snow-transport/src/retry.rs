@@ -28,7 +28,10 @@ pub enum LongRetryAfter {
 ///   with [`retry_session_rejected`](Self::retry_session_rejected));
 /// - failures whose [`TransportError::kind`](crate::TransportError::kind) is retryable: no
 ///   connection could be made, the connection dropped before a response arrived, the
-///   per-attempt timeout elapsed, the authenticator failed transiently.
+///   per-attempt timeout elapsed, the authenticator failed transiently. An answer that is not
+///   acceptable HTTP ([`ResponseHeadTooLarge`](crate::TransportError::ResponseHeadTooLarge),
+///   [`MalformedResponse`](crate::TransportError::MalformedResponse)) is not retried: the same
+///   request would get the same answer.
 ///
 /// Without `Retry-After` it waits an exponential backoff with full jitter: a random delay between
 /// zero and `base_delay * 2^retry`, at most `max_delay`.
