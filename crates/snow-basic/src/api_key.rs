@@ -2,23 +2,12 @@
 
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use snow_core::http::HeaderName;
 use snow_core::http::uri::{PathAndQuery, Uri};
 use snow_core::secret::{ExposeSecret, SecretString};
-use snow_core::{AuthError, Authenticator, async_trait, http};
+use snow_core::{API_KEY_HEADER, AuthError, Authenticator, async_trait, encode_component, http};
 
 use crate::Prepared;
-
-/// The header (and query parameter) name ServiceNow reads API keys from: `x-sn-apikey`.
-pub const API_KEY_NAME: &str = "x-sn-apikey";
-
-/// Everything but RFC 3986 unreserved characters is encoded in query values.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Placement {
@@ -75,7 +64,7 @@ impl ApiKey {
         let header = Prepared::new(key.expose_secret(), "API key");
         Self {
             key,
-            name: HeaderName::from_static(API_KEY_NAME),
+            name: API_KEY_HEADER,
             header,
             placement: Placement::Header,
         }
@@ -116,8 +105,8 @@ impl ApiKey {
     }
 
     fn append_query(&self, uri: &Uri) -> Result<Uri, AuthError> {
-        let value = utf8_percent_encode(self.key.expose_secret(), QUERY_VALUE);
-        let name = utf8_percent_encode(self.name.as_str(), QUERY_VALUE);
+        let value = encode_component(self.key.expose_secret());
+        let name = encode_component(self.name.as_str());
         let path = uri.path();
         // A parameter of the same name already there (a URL taken from a `Link` header echoes
         // the key it was sent with) is replaced, not repeated.

@@ -40,9 +40,11 @@ mod api_key;
 mod basic;
 mod bearer;
 
-pub use api_key::{API_KEY_NAME, ApiKey};
+pub use api_key::ApiKey;
 pub use basic::BasicAuth;
 pub use bearer::BearerToken;
+/// Re-exported from snow-core: the header and query parameter name of API keys, `x-sn-apikey`.
+pub use snow_core::API_KEY_NAME;
 
 /// Re-exported: the secret type every constructor here accepts (as does `&str` and `String`).
 pub use snow_core::secret::SecretString;

@@ -160,6 +160,20 @@ pub enum InstanceError {
         /// What went wrong.
         reason: String,
     },
+    /// A URL given to [`Instance::resolve`] points to another origin (scheme, host or port).
+    #[error("refused to use a URL of {origin}: it is not the instance ({instance})")]
+    CrossOrigin {
+        /// Scheme, host and port of the refused URL (no user information, path or query).
+        origin: String,
+        /// The instance's origin.
+        instance: String,
+    },
+    /// A URL given to [`Instance::resolve`] is neither a path nor an absolute http(s) URL.
+    #[error("the URL cannot be resolved on the instance: {reason}")]
+    UnresolvableUrl {
+        /// What is wrong with it (the URL itself is not repeated: it may carry a credential).
+        reason: &'static str,
+    },
 }
 
 /// A ServiceNow instance: scheme, host, port, optional path prefix, and API root.
@@ -393,31 +407,6 @@ impl Instance {
     /// A URL builder starting at the API root: `https://acme.service-now.com/api/now`.
     pub fn api(&self) -> UrlBuilder {
         UrlBuilder::new(format!("{}{}", self.base_url(), self.api_root))
-    }
-
-    /// Whether `uri` points at this instance: same scheme, host and port.
-    ///
-    /// Transports use this to refuse attaching credentials to any other origin. A relative URI
-    /// (no scheme or host) is not the same origin.
-    ///
-    /// ```
-    /// # use snow_core::Instance;
-    /// let i = Instance::from_name("acme")?;
-    /// assert!(i.is_same_origin(&"https://ACME.service-now.com:443/x".parse().unwrap()));
-    /// assert!(!i.is_same_origin(&"http://acme.service-now.com/x".parse().unwrap()));
-    /// assert!(!i.is_same_origin(&"https://evil.com/x".parse().unwrap()));
-    /// # Ok::<(), snow_core::InstanceError>(())
-    /// ```
-    pub fn is_same_origin(&self, uri: &http::Uri) -> bool {
-        let Some(scheme) = uri.scheme_str() else {
-            return false;
-        };
-        if !scheme.eq_ignore_ascii_case(self.scheme.as_str()) {
-            return false;
-        }
-        let Some(host) = uri.host() else { return false };
-        let port = uri.port_u16().unwrap_or_else(|| self.scheme.default_port());
-        host.eq_ignore_ascii_case(&self.host) && port == self.port()
     }
 }
 

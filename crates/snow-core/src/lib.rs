@@ -35,7 +35,10 @@ pub mod credential;
 mod exchange;
 mod instance;
 mod kind;
+mod origin;
 pub mod secret;
+mod sensitive;
+mod sys_id;
 mod url;
 
 pub use auth::{AuthRetry, Authenticator, NoAuth, insert_credential};
@@ -43,7 +46,12 @@ pub use auth_error::{AuthError, BoxError, SharedError};
 pub use exchange::{ExchangeError, HttpExchange};
 pub use instance::{Instance, InstanceError, Scheme};
 pub use kind::ErrorKind;
-pub use url::UrlBuilder;
+pub use sensitive::{
+    API_KEY_HEADER, API_KEY_NAME, CREDENTIAL_HEADERS, CREDENTIAL_QUERY_PARAMS,
+    is_credential_header, is_credential_query_param,
+};
+pub use sys_id::is_sys_id;
+pub use url::{UrlBuilder, encode_component};
 
 /// Re-exported so authenticators can name the trait's attribute without adding a dependency.
 pub use async_trait::async_trait;

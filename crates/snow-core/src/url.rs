@@ -20,8 +20,19 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Percent-encode a path segment or query component.
-pub(crate) fn encode_component(s: &str) -> impl std::fmt::Display + '_ {
+/// Percent-encode a path segment or a query name or value: every byte outside RFC 3986's
+/// unreserved set (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so `/ ? # & = + %` and spaces stay
+/// inside the component. [`UrlBuilder`] encodes with it; so should any other code that puts a
+/// caller's string into a URL.
+///
+/// ```
+/// use snow_core::encode_component;
+///
+/// assert_eq!(encode_component("a&b=c d+e/f").to_string(), "a%26b%3Dc%20d%2Be%2Ff");
+/// assert_eq!(encode_component("sys_id-1.2~x").to_string(), "sys_id-1.2~x");
+/// assert_eq!(encode_component("é").to_string(), "%C3%A9");
+/// ```
+pub fn encode_component(s: &str) -> impl std::fmt::Display + '_ {
     utf8_percent_encode(s, COMPONENT)
 }
 

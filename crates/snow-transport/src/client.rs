@@ -1,23 +1,64 @@
 //! The hyper client at the bottom of the stack.
 
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use snow_core::BoxError;
 use tower::Service;
 
 use crate::body::Body;
-use crate::error::TransportError;
+use crate::error::{BuildError, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, TransportError};
 use crate::layer::BoxFuture;
-use crate::proxy::Connector;
+use crate::proxy::{Connector, Proxy};
+use crate::tls::TlsConfig;
 
 /// The hyper-util client over rustls (and a proxy tunnel, if any). It never follows redirects.
 #[derive(Clone, Debug)]
 pub(crate) struct HyperService {
-    pub(crate) client: Client<HttpsConnector<Connector>, Body>,
+    client: Client<HttpsConnector<Connector>, Body>,
+}
+
+impl HyperService {
+    /// A pooled HTTP/1.1 and HTTP/2 client over rustls, through `proxy` if any.
+    pub(crate) fn new(
+        tls: &TlsConfig,
+        proxy: Option<&Proxy>,
+        connect_timeout: Option<Duration>,
+        pool_idle_timeout: Option<Duration>,
+    ) -> Result<Self, BuildError> {
+        let tls = tls.client_config()?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(connect_timeout);
+        let connector = match proxy {
+            Some(proxy) => Connector::Tunnel(proxy.tunnel(http)?),
+            None => Connector::Direct(http),
+        };
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(connector);
+        let mut builder = Client::builder(TokioExecutor::new());
+        // The pool timer is what makes the idle timeout take effect.
+        builder
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(pool_idle_timeout)
+            .http1_max_buf_size(MAX_RESPONSE_HEAD)
+            .http1_max_headers(MAX_RESPONSE_HEADERS);
+        Ok(Self {
+            client: builder.build(https),
+        })
+    }
 }
 
 impl Service<Request<Body>> for HyperService {

@@ -4,7 +4,15 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use snow_core::{AuthError, BoxError, ExchangeError};
+use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError, InstanceError};
+
+/// The largest response head (status line and headers) the transport's HTTP/1 client reads:
+/// 408 KiB, hyper's default, set explicitly so that the error can name it.
+pub(crate) const MAX_RESPONSE_HEAD: usize = 408 * 1024;
+
+/// The most header fields the transport's HTTP/1 client accepts in a response: 100, hyper's
+/// default.
+pub(crate) const MAX_RESPONSE_HEADERS: usize = 100;
 
 /// Which timeout elapsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +126,33 @@ pub enum TransportError {
         limit: Duration,
     },
 
-    /// The connection failed after it was made (reset, closed early, protocol error).
+    /// The response head (status line and headers) is larger than the HTTP client accepts: more
+    /// than 408 KiB, or more than 100 header fields. Reading stopped there; asking again would
+    /// get the same answer.
+    #[error(
+        "the response head (status line and headers) is too large: the client reads at most {} KiB \
+         and {} header fields",
+        MAX_RESPONSE_HEAD / 1024,
+        MAX_RESPONSE_HEADERS
+    )]
+    ResponseHeadTooLarge {
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The server's answer is not valid HTTP (garbage bytes, a malformed status line or header,
+    /// a broken chunked encoding). Asking again would most likely get the same answer.
+    #[error("the response is not valid HTTP: {message}")]
+    MalformedResponse {
+        /// What the HTTP parser found wrong.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The connection failed after it was made (reset, closed before the whole answer arrived).
     #[error("the connection failed: {message}")]
     Io {
         /// The causes, outermost first.
@@ -134,17 +168,48 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether trying again later may succeed: connection trouble, timeouts, a server asking to
-    /// wait, or a transient authentication failure.
-    pub fn is_retryable(&self) -> bool {
+    /// What kind of failure this is.
+    ///
+    /// | variant | kind |
+    /// | --- | --- |
+    /// | `Connect`, `Timeout`, `Io` | [`ErrorKind::Transient`] |
+    /// | `RetryAfterTooLong` | [`ErrorKind::Throttling`] |
+    /// | `Tls` | [`ErrorKind::Config`] (roots, client certificate or scheme to fix) |
+    /// | `BodyTooLarge`, `ResponseHeadTooLarge`, `MalformedResponse` | [`ErrorKind::Response`] (not retried) |
+    /// | `Auth` | [`ErrorKind::Transient`] if the authentication error is transient, else [`ErrorKind::Auth`] |
+    /// | `CrossOrigin`, `InvalidRequest` | [`ErrorKind::Client`] |
+    /// | `Service` | [`ErrorKind::Client`] (a caller's layer or inner service refused the request) |
+    ///
+    /// ```
+    /// use snow_core::ErrorKind;
+    /// use snow_transport::{TimeoutKind, TransportError};
+    ///
+    /// let e = TransportError::Timeout { kind: TimeoutKind::Attempt };
+    /// assert_eq!(e.kind(), ErrorKind::Transient);
+    /// assert!(e.is_retryable());
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
         match self {
             TransportError::Connect { .. }
             | TransportError::Timeout { .. }
-            | TransportError::Io { .. }
-            | TransportError::RetryAfterTooLong { .. } => true,
-            TransportError::Auth(e) => e.is_retryable(),
-            _ => false,
+            | TransportError::Io { .. } => ErrorKind::Transient,
+            TransportError::RetryAfterTooLong { .. } => ErrorKind::Throttling,
+            TransportError::Tls { .. } => ErrorKind::Config,
+            TransportError::BodyTooLarge { .. }
+            | TransportError::ResponseHeadTooLarge { .. }
+            | TransportError::MalformedResponse { .. } => ErrorKind::Response,
+            TransportError::Auth(e) => e.kind(),
+            TransportError::CrossOrigin { .. }
+            | TransportError::InvalidRequest { .. }
+            | TransportError::Service(_) => ErrorKind::Client,
         }
+    }
+
+    /// Whether sending the same request again, after a wait, may succeed:
+    /// `self.kind().is_retryable()` (connection trouble, timeouts, a server asking to wait, a
+    /// transient authentication failure).
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_retryable()
     }
 
     /// Whether a timeout elapsed (of any kind, including the connect timeout).
@@ -171,6 +236,18 @@ impl TransportError {
 
     pub(crate) fn boxed(self) -> BoxError {
         Box::new(self)
+    }
+
+    /// A request target refused by [`Instance::resolve_uri`](snow_core::Instance::resolve_uri).
+    pub(crate) fn refused_target(e: InstanceError) -> Self {
+        match e {
+            InstanceError::CrossOrigin { origin, instance } => {
+                TransportError::CrossOrigin { origin, instance }
+            }
+            other => TransportError::InvalidRequest {
+                message: other.to_string(),
+            },
+        }
     }
 
     /// Classify an error of the hyper-util client.
@@ -240,6 +317,7 @@ impl From<TransportError> for ExchangeError {
     }
 }
 
+/// The kind of an authentication failure.
 /// Walk an error and its sources, looking inside `io::Error`s too (their `source` skips the
 /// wrapped error).
 fn chain<'a>(
@@ -285,6 +363,43 @@ fn describe(err: &(dyn StdError + 'static)) -> String {
     }
 }
 
+/// hyper's message for a response head over its size or header-count limit.
+const HYPER_HEAD_TOO_LARGE: &str = "message head is too large";
+
+/// How an answer failed to parse.
+enum Malformed {
+    HeadTooLarge,
+    Invalid,
+}
+
+/// Whether `err` says the server's bytes are not acceptable HTTP, as opposed to the connection
+/// failing: hyper's parse errors (a head too large, an invalid status line or header), and data
+/// errors inside a body hyper was reading (a broken chunked encoding).
+fn malformed(err: &(dyn StdError + 'static)) -> Option<Malformed> {
+    let hyper = chain(err).find_map(|e| e.downcast_ref::<hyper::Error>())?;
+    if hyper.is_parse() {
+        // `hyper::Error::is_parse_too_large` exists only with hyper's server feature, which a
+        // client should not compile in; its message has been the same since hyper 0.14, and the
+        // hostile-server tests pin it.
+        return Some(if hyper.to_string() == HYPER_HEAD_TOO_LARGE {
+            Malformed::HeadTooLarge
+        } else {
+            Malformed::Invalid
+        });
+    }
+    // hyper's body decoder reports bad framing as InvalidInput or InvalidData (a body cut
+    // short is UnexpectedEof: the connection failed, not the format).
+    let bad_framing = chain(err).any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            )
+        })
+    });
+    bad_framing.then_some(Malformed::Invalid)
+}
+
 fn classify(err: BoxError, connect: bool) -> TransportError {
     let mut message = describe(&*err);
     let tls = chain(&*err).find_map(|e| e.downcast_ref::<rustls::Error>().cloned());
@@ -315,6 +430,15 @@ fn classify(err: BoxError, connect: bool) -> TransportError {
             kind: TlsFailure::Handshake,
             message,
             source: Some(err),
+        };
+    }
+    if let Some(malformed) = malformed(&*err) {
+        return match malformed {
+            Malformed::HeadTooLarge => TransportError::ResponseHeadTooLarge { source: Some(err) },
+            Malformed::Invalid => TransportError::MalformedResponse {
+                message,
+                source: Some(err),
+            },
         };
     }
     if connect {
@@ -358,4 +482,81 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_kind_and_retryable_follows_it() {
+        let io = || Some(Box::new(std::io::Error::other("x")) as BoxError);
+        let cases = [
+            (
+                TransportError::Connect {
+                    message: String::new(),
+                    source: io(),
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::Io {
+                    message: String::new(),
+                    source: io(),
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::Timeout {
+                    kind: TimeoutKind::Total,
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::RetryAfterTooLong {
+                    retry_after: Duration::from_secs(600),
+                    limit: Duration::from_secs(60),
+                },
+                ErrorKind::Throttling,
+            ),
+            (
+                TransportError::Tls {
+                    kind: TlsFailure::CertificateVerification,
+                    message: String::new(),
+                    source: None,
+                },
+                ErrorKind::Config,
+            ),
+            (
+                TransportError::BodyTooLarge { limit: 1 },
+                ErrorKind::Response,
+            ),
+            (
+                TransportError::Auth(AuthError::refused("token endpoint down", true)),
+                ErrorKind::Transient,
+            ),
+            (
+                TransportError::Auth(AuthError::InvalidCredential { what: "password" }),
+                ErrorKind::Auth,
+            ),
+            (
+                TransportError::CrossOrigin {
+                    origin: String::new(),
+                    instance: String::new(),
+                },
+                ErrorKind::Client,
+            ),
+            (
+                TransportError::InvalidRequest {
+                    message: String::new(),
+                },
+                ErrorKind::Client,
+            ),
+            (TransportError::Service("refused".into()), ErrorKind::Client),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e:?}");
+            assert_eq!(e.is_retryable(), kind.is_retryable(), "{e:?}");
+        }
+    }
 }

@@ -2,21 +2,23 @@
 //! retry, timeouts, limits and authentication.
 //!
 //! A [`Transport`] is bound to one [`Instance`] and pairs with any [`Authenticator`]. Each request
-//! goes through, outer to inner:
+//! goes through, outer to inner (the layers are in [`layer`]):
 //!
-//! 1. the total timeout ([`TransportBuilder::total_timeout`]), then the caller's own layers
-//!    ([`TransportBuilder::layer`]);
-//! 2. default headers (`User-Agent: snow/<version>`, `Accept: application/json`, the caller's);
-//! 3. a concurrency limit;
-//! 4. retry ([`RetryConfig`]): `429` honouring `Retry-After`, `502`/`503`/`504` and connection
-//!    failures, with exponential backoff and jitter, idempotent methods only unless the request
-//!    carries [`RetryNonIdempotent`];
-//! 5. a per-attempt timeout;
-//! 6. the base URI: paths are joined to the instance, other origins are refused;
-//! 7. authentication, with one replay after a `401` when the authenticator asks for it;
-//! 8. hyper-util's pooled client over rustls (HTTP/1.1 and HTTP/2 by ALPN), optionally through an
-//!    HTTP CONNECT [`Proxy`] — or the caller's own inner service
-//!    ([`TransportBuilder::inner_service`]).
+//! 1. the total timeout ([`TransportBuilder::total_timeout`], 5 minutes by default);
+//! 2. the caller's own layers ([`TransportBuilder::layer`]);
+//! 3. default headers (`User-Agent: snow/<version>`, `Accept: application/json`, the caller's);
+//! 4. a concurrency limit;
+//! 5. retry ([`RetryConfig`]) of what [`snow_core::ErrorKind`] calls retryable: `429` honouring
+//!    `Retry-After`, `408`, `502`/`503`/`504`, a `GET` answered `202`, connection failures and
+//!    per-attempt timeouts, with exponential backoff and jitter, idempotent methods only unless
+//!    the request carries [`RetryNonIdempotent`];
+//! 6. a per-attempt timeout;
+//! 7. the base URI: paths are joined to the instance, other origins are refused;
+//! 8. authentication, with one replay after a `401` when the authenticator asks for it;
+//! 9. the response body cap and read timeout;
+//! 10. hyper-util's pooled client over rustls (HTTP/1.1 and HTTP/2 by ALPN), optionally through an
+//!     HTTP CONNECT [`Proxy`] — or the caller's own inner service
+//!     ([`TransportBuilder::inner_service`]).
 //!
 //! Response bodies stream as [`ResponseBody`], capped in size and guarded by a read timeout.
 //! Redirects are never followed. The transport also implements [`snow_core::HttpExchange`], so
@@ -43,7 +45,6 @@
 //! ```
 
 mod body;
-mod builder;
 mod client;
 mod error;
 pub mod layer;
@@ -53,11 +54,12 @@ mod tls;
 mod transport;
 
 pub use body::{Body, DEFAULT_MAX_RESPONSE_BODY, ResponseBody};
-pub use builder::{DEFAULT_USER_AGENT, TransportBuilder};
 pub use error::{BuildError, TimeoutKind, TlsFailure, TransportError};
 pub use proxy::Proxy;
 pub use retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
 pub use tls::{Roots, TlsConfig};
-pub use transport::{SnowService, Transport};
+pub use transport::{
+    DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, SnowService, Transport, TransportBuilder,
+};
 
-pub use snow_core::{Authenticator, BoxError, Instance};
+pub use snow_core::{Authenticator, BoxError, ErrorKind, Instance};

@@ -16,13 +16,23 @@ pub enum LongRetryAfter {
 
 /// When and how requests are retried.
 ///
-/// A request is retried when the answer is `429 Too Many Requests` (waiting as long as its
-/// `Retry-After` says, in seconds or as an HTTP date, up to [`max_retry_after`](Self::max_retry_after)),
-/// `502`, `503` (also honouring `Retry-After`) or `504`, when no connection could be made or the
-/// connection dropped before a response arrived; and
-/// when a `GET` or `HEAD` is answered `202 Accepted`, which is how ServiceNow rejects a request
-/// whose session is busy with another one (session synchronisation; can be turned off with
-/// [`retry_session_rejected`](Self::retry_session_rejected)).
+/// A request is retried when its answer or its failure is of a retryable
+/// [`ErrorKind`](snow_core::ErrorKind), the one classification every snow error uses:
+///
+/// - answers classified by [`ErrorKind::of_status`](snow_core::ErrorKind::of_status) as
+///   transient or throttling: `408`, `429 Too Many Requests` (waiting as long as its
+///   `Retry-After` says, in seconds or as an HTTP date, up to
+///   [`max_retry_after`](Self::max_retry_after)), `502`, `503` (also honouring `Retry-After`),
+///   `504`, and a `GET` or `HEAD` answered `202 Accepted`, which is how ServiceNow rejects a
+///   request whose session is busy with another one (session synchronisation; can be turned off
+///   with [`retry_session_rejected`](Self::retry_session_rejected));
+/// - failures whose [`TransportError::kind`](crate::TransportError::kind) is retryable: no
+///   connection could be made, the connection dropped before a response arrived, the
+///   per-attempt timeout elapsed, the authenticator failed transiently. An answer that is not
+///   acceptable HTTP ([`ResponseHeadTooLarge`](crate::TransportError::ResponseHeadTooLarge),
+///   [`MalformedResponse`](crate::TransportError::MalformedResponse)) is not retried: the same
+///   request would get the same answer.
+///
 /// Without `Retry-After` it waits an exponential backoff with full jitter: a random delay between
 /// zero and `base_delay * 2^retry`, at most `max_delay`.
 ///

@@ -409,15 +409,17 @@ async fn lookalike_origins_and_odd_uri_forms_never_get_credentials() {
     assert_eq!(other.count(), 0);
     assert_eq!(instance.count(), 0);
 
-    // A path that looks like a network-path reference stays a path on the instance.
-    let resp = get(&t, &format!("//127.0.0.1:{other_port}/x")).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(other.count(), 0);
-    let seen = instance.seen();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].uri.path(), format!("//127.0.0.1:{other_port}/x"));
-    assert_eq!(
-        seen[0].headers["authorization"],
-        "Basic YWRtaW46aHVudGVyMg=="
+    // A network-path reference (`//host/x`, another host by RFC 3986) is refused: it reaches
+    // neither server.
+    let req = Request::get(format!("//127.0.0.1:{other_port}/x"))
+        .body(Body::empty())
+        .unwrap();
+    let err = t.send(req).await.unwrap_err();
+    assert!(
+        matches!(err, TransportError::InvalidRequest { .. }),
+        "{err}"
     );
+    assert!(err.to_string().contains("network-path"), "{err}");
+    assert_eq!(other.count(), 0);
+    assert_eq!(instance.count(), 0);
 }

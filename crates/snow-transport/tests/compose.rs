@@ -293,6 +293,7 @@ async fn token_calls_to_another_origin_get_no_credential_default_headers() {
     let t = Transport::builder(instance.instance())
         .default_header("x-sn-apikey", "k3y-value")
         .default_header("authorization", "Bearer h3ader-secret")
+        .default_header("x-usertoken", "csrf-t0ken")
         .default_header("x-requested-by", "nightly")
         .build()
         .unwrap();
@@ -305,6 +306,7 @@ async fn token_calls_to_another_origin_get_no_credential_default_headers() {
     let seen = &idp.seen()[0];
     assert!(seen.headers.get("x-sn-apikey").is_none(), "{seen:?}");
     assert!(seen.headers.get("authorization").is_none(), "{seen:?}");
+    assert!(seen.headers.get("x-usertoken").is_none(), "{seen:?}");
     assert_eq!(seen.headers["x-requested-by"], "nightly");
     assert!(seen.headers.get("user-agent").is_some());
 
@@ -322,7 +324,12 @@ async fn credential_default_headers_are_marked_sensitive() {
     let inner = service_fn(move |req: Request<Body>| {
         let recorded = recorded.clone();
         async move {
-            for name in ["authorization", "x-sn-apikey", "x-requested-by"] {
+            for name in [
+                "authorization",
+                "x-sn-apikey",
+                "x-usertoken",
+                "x-requested-by",
+            ] {
                 recorded
                     .lock()
                     .unwrap()
@@ -336,6 +343,7 @@ async fn credential_default_headers_are_marked_sensitive() {
     let t = Transport::builder(Instance::from_name("acme").unwrap())
         .default_header("authorization", "Bearer x")
         .default_header("x-sn-apikey", "k")
+        .default_header("x-usertoken", "t")
         .default_header("x-requested-by", "nightly")
         .inner_service(inner)
         .build()
@@ -348,6 +356,7 @@ async fn credential_default_headers_are_marked_sensitive() {
         vec![
             ("authorization", true),
             ("x-sn-apikey", true),
+            ("x-usertoken", true),
             ("x-requested-by", false)
         ]
     );

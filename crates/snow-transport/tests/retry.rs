@@ -370,3 +370,104 @@ async fn a_503_with_retry_after_is_honoured_and_a_429_without_one_backs_off() {
     // The 503's Retry-After was waited for (a check that waiting happened, not a time bound).
     assert!(start.elapsed() >= Duration::from_millis(900));
 }
+
+#[tokio::test]
+async fn a_408_is_retried_like_every_answer_of_a_retryable_kind() {
+    let server = serve(|_, i| async move {
+        if i == 0 {
+            reply(408, "")
+        } else {
+            reply(200, "{}")
+        }
+    })
+    .await;
+    let t = Transport::builder(server.instance())
+        .retry(quick())
+        .build()
+        .unwrap();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn an_attempt_that_times_out_is_retried() {
+    // The first request and every POST stall past the per-attempt timeout; others are
+    // answered at once.
+    let server = serve(|seen, i| async move {
+        if i == 0 || seen.method == http::Method::POST {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        reply(200, "{}")
+    })
+    .await;
+    let t = Transport::builder(server.instance())
+        .timeout(Duration::from_millis(300))
+        .retry(quick())
+        .build()
+        .unwrap();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.count(), 2);
+
+    // A POST is not retried: the timeout surfaces.
+    let err = t
+        .send(Request::post("/x").body(Body::from("{}")).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(server.count(), 3);
+}
+
+#[derive(Debug, Default)]
+struct FlakyAuth {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[snow_core::async_trait]
+impl snow_core::Authenticator for FlakyAuth {
+    async fn authenticate(&self, _: &mut http::request::Parts) -> Result<(), snow_core::AuthError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(snow_core::AuthError::refused("token endpoint down", true));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_transient_authentication_failure_is_retried_and_a_permanent_one_is_not() {
+    let server = serve(|_, _| async { reply(200, "{}") }).await;
+    let auth = std::sync::Arc::new(FlakyAuth::default());
+    let t = Transport::builder(server.instance())
+        .auth_arc(auth.clone())
+        .retry(quick())
+        .build()
+        .unwrap();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(auth.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(server.count(), 1);
+
+    let t = Transport::builder(server.instance())
+        .auth(snow_basic::BearerToken::new("bad\ntoken"))
+        .retry(quick())
+        .build()
+        .unwrap();
+    let err = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Auth(_)), "{err}");
+    assert_eq!(err.kind(), snow_transport::ErrorKind::Auth);
+    assert_eq!(server.count(), 1);
+}

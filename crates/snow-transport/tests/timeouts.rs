@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use common::{raw_server, read_head, reply, serve};
 use http::Request;
-use snow_transport::{Body, RetryConfig, TimeoutKind, Transport, TransportError};
+use snow_transport::{
+    Body, DEFAULT_TOTAL_TIMEOUT, RetryConfig, TimeoutKind, Transport, TransportError,
+};
 use tokio::io::AsyncWriteExt;
 
 fn instance(addr: std::net::SocketAddr) -> snow_transport::Instance {
@@ -179,4 +181,116 @@ async fn idle_pooled_connections_are_closed_after_the_pool_idle_timeout() {
     assert_eq!(server.connections(), 2);
     assert_eq!(server.count(), 3);
     drop(t);
+}
+
+/// A server that sends `head`, then one byte of `body_byte` per second, for `seconds` seconds.
+async fn trickling_server(head: &'static [u8], seconds: u64) -> std::net::SocketAddr {
+    raw_server(move |mut s| async move {
+        let _ = read_head(&mut s).await;
+        if s.write_all(head).await.is_err() {
+            return;
+        }
+        for _ in 0..seconds {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if s.write_all(b"x").await.is_err() {
+                return;
+            }
+        }
+        // Then hold the connection open, silent.
+        std::future::pending::<()>().await;
+    })
+    .await
+}
+
+// The clock is paused: Tokio moves it to the next timer whenever every task waits, so minutes of
+// trickling take milliseconds, and the elapsed times below are exact.
+
+#[tokio::test(start_paused = true)]
+async fn with_the_defaults_a_trickling_body_ends_in_the_total_timeout() {
+    let addr = trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n", 3600).await;
+    let t = Transport::builder(instance(addr)).build().unwrap();
+    let start = tokio::time::Instant::now();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let err = resp.into_body().collect_bytes().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::Total
+            }
+        ),
+        "{err}"
+    );
+    // A byte a second never trips the 60 s read timeout; the whole-call bound does, on time.
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= DEFAULT_TOTAL_TIMEOUT
+            && elapsed < DEFAULT_TOTAL_TIMEOUT + Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_defaults_a_head_then_nothing_ends_in_the_read_timeout() {
+    let addr = trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n", 0).await;
+    let t = Transport::builder(instance(addr)).build().unwrap();
+    let start = tokio::time::Instant::now();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let err = resp.into_body().collect_bytes().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                kind: TimeoutKind::BodyRead
+            }
+        ),
+        "{err}"
+    );
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(60) && elapsed < Duration::from_secs(62),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_defaults_a_trickling_head_ends_in_a_timeout_within_the_total_bound() {
+    // The status line, a byte a second, never finished: each attempt times out after 60 s and
+    // the GET is tried three times in all, well inside the total bound.
+    let addr = trickling_server(b"HTTP/1.1 200 OK\r\nx-slow: ", 3600).await;
+    let t = Transport::builder(instance(addr)).build().unwrap();
+    let start = tokio::time::Instant::now();
+    let err = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_secs(180), "{elapsed:?}");
+    assert!(elapsed <= DEFAULT_TOTAL_TIMEOUT, "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_total_timeout_a_slow_body_may_take_as_long_as_it_keeps_coming() {
+    // 400 bytes at one a second: longer than the default bound, never idle for 60 s.
+    let addr = trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 400\r\n\r\n", 400).await;
+    let t = Transport::builder(instance(addr))
+        .no_total_timeout()
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let resp = t
+        .send(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = resp.into_body().collect_bytes().await.unwrap();
+    assert_eq!(body.len(), 400);
+    assert!(start.elapsed() >= Duration::from_secs(400));
 }

@@ -11,12 +11,12 @@ use tower::{Layer, Service, ServiceExt};
 use crate::body::{Body, ResponseBody};
 use crate::error::TransportError;
 use crate::layer::BoxFuture;
-use crate::layer::base_uri::instance_origin;
 
 /// Authenticates each request with an [`Authenticator`].
 ///
-/// Credentials are only put on requests to the instance's origin (scheme, host and port); any
-/// other request fails with [`TransportError::CrossOrigin`] unsent. When the instance answers
+/// Credentials are only put on requests to the instance's origin (scheme, host and port): the
+/// request's URI goes through [`Instance::resolve_uri`] first (a path is joined to the instance's
+/// base URL), and any other origin fails with [`TransportError::CrossOrigin`] unsent. When the instance answers
 /// `401`, the authenticator's [`on_unauthorized`](Authenticator::on_unauthorized) decides: on
 /// [`AuthRetry::Replay`] the request is authenticated again and sent once more, if its body is
 /// replayable. There is never more than one replay.
@@ -107,21 +107,10 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    let (original, body) = req.into_parts();
-    if !instance.is_same_origin(&original.uri) {
-        let origin = match (original.uri.scheme_str(), original.uri.host()) {
-            (Some(s), Some(h)) => match original.uri.port_u16() {
-                Some(p) => format!("{s}://{h}:{p}"),
-                None => format!("{s}://{h}"),
-            },
-            _ => "a relative URI".to_owned(),
-        };
-        return Err(TransportError::CrossOrigin {
-            origin,
-            instance: instance_origin(&instance),
-        }
-        .boxed());
-    }
+    let (mut original, body) = req.into_parts();
+    original.uri = instance
+        .resolve_uri(&original.uri)
+        .map_err(TransportError::refused_target)?;
     let replay_body = body.try_clone();
     let replay = inner.clone();
 
@@ -156,4 +145,64 @@ where
         .oneshot(Request::from_parts(parts, body))
         .await
         .map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use snow_core::AuthError;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Stamp;
+
+    #[snow_core::async_trait]
+    impl Authenticator for Stamp {
+        async fn authenticate(&self, req: &mut http::request::Parts) -> Result<(), AuthError> {
+            req.headers
+                .insert("authorization", http::HeaderValue::from_static("Bearer t"));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn on_its_own_it_resolves_paths_and_refuses_other_origins() {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let record = seen.clone();
+        let inner = tower::service_fn(move |req: Request<Body>| {
+            let record = record.clone();
+            async move {
+                let auth = req.headers().contains_key("authorization");
+                record.lock().unwrap().push(format!("{} {auth}", req.uri()));
+                Ok::<_, BoxError>(Response::new(ResponseBody::empty()))
+            }
+        });
+        let instance = Instance::from_url("http://127.0.0.1:8080/sn").unwrap();
+        let svc = AuthLayer::new(Arc::new(Stamp), instance).layer(inner);
+        let send = |uri: &str| {
+            svc.clone()
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        };
+        send("/api/now/table/x").await.unwrap();
+        send("http://127.0.0.1:8080/x").await.unwrap();
+        for bad in ["http://evil.com/x", "//evil.com/x"] {
+            let e = TransportError::from(send(bad).await.unwrap_err());
+            assert!(
+                matches!(
+                    e,
+                    TransportError::CrossOrigin { .. } | TransportError::InvalidRequest { .. }
+                ),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "http://127.0.0.1:8080/sn/api/now/table/x true",
+                "http://127.0.0.1:8080/x true"
+            ]
+        );
+    }
 }

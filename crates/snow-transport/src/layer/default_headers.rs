@@ -1,14 +1,18 @@
 //! Headers every request carries unless it sets them itself.
 
+use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Request};
+use http::{HeaderMap, HeaderName, Request};
+use snow_core::is_credential_header;
 use tower::{Layer, Service};
 
 /// Adds default headers (`User-Agent`, `Accept`, the caller's own) to requests that do not
 /// already have them.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the header names only: a default header may carry a credential.
+#[derive(Clone)]
 pub struct DefaultHeadersLayer {
     headers: Arc<HeaderMap>,
 }
@@ -19,6 +23,38 @@ impl DefaultHeadersLayer {
         Self {
             headers: Arc::new(headers),
         }
+    }
+
+    /// The same defaults without those that carry credentials: values marked sensitive and
+    /// credential headers ([`snow_core::is_credential_header`]: `Authorization`, `Cookie`,
+    /// `x-sn-apikey`, ...), whatever their value.
+    /// For requests that leave the instance's origin.
+    pub fn without_credentials(&self) -> Self {
+        let mut public = HeaderMap::new();
+        for (name, value) in self.headers.iter() {
+            if !value.is_sensitive() && !is_credential_header(name) {
+                public.append(name.clone(), value.clone());
+            }
+        }
+        Self::new(public)
+    }
+}
+
+impl fmt::Debug for DefaultHeadersLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultHeadersLayer")
+            .field("names", &NamesOnly(&self.headers))
+            .finish()
+    }
+}
+
+struct NamesOnly<'a>(&'a HeaderMap);
+
+impl fmt::Debug for NamesOnly<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.keys().map(HeaderName::as_str))
+            .finish()
     }
 }
 
@@ -34,10 +70,19 @@ impl<S> Layer<S> for DefaultHeadersLayer {
 }
 
 /// The service of [`DefaultHeadersLayer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DefaultHeaders<S> {
     inner: S,
     headers: Arc<HeaderMap>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for DefaultHeaders<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultHeaders")
+            .field("inner", &self.inner)
+            .field("names", &NamesOnly(&self.headers))
+            .finish()
+    }
 }
 
 impl<S, B> Service<Request<B>> for DefaultHeaders<S>

@@ -1,7 +1,8 @@
 //! The tower layers the transport is made of, usable on their own to build a stack of your own.
 //!
 //! Outer to inner, the transport stacks: [`TotalTimeoutLayer`], the caller's layers,
-//! [`DefaultHeadersLayer`], a concurrency limit, retry ([`RetryPolicy`]), a per-attempt timeout,
+//! [`DefaultHeadersLayer`], a concurrency limit (tower's `GlobalConcurrencyLimitLayer`), retry
+//! (tower's `RetryLayer` with [`RetryPolicy`]), a per-attempt timeout (tower's `TimeoutLayer`),
 //! [`BaseUriLayer`], [`AuthLayer`], then [`BodyLimitLayer`] over the HTTP client.
 
 mod auth;

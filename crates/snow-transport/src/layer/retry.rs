@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use snow_core::BoxError;
+use snow_core::{BoxError, ErrorKind};
 use tower::retry::Policy;
 use tower::util::rng::{HasherRng, Rng};
 
@@ -59,6 +59,17 @@ fn full_jitter(ceiling: Duration, factor: f64) -> Duration {
     Duration::try_from_secs_f64(ceiling.as_secs_f64() * factor).map_or(ceiling, |d| d.min(ceiling))
 }
 
+/// Whether an attempt's error is worth another attempt: its [`TransportError::kind`] is
+/// retryable. The error is turned into the [`TransportError`] it leaves the stack as, in place.
+fn is_retryable(e: &mut BoxError) -> bool {
+    if !e.is::<TransportError>() {
+        let raw = std::mem::replace(e, Box::new(std::fmt::Error));
+        *e = TransportError::from(raw).boxed();
+    }
+    e.downcast_ref::<TransportError>()
+        .is_some_and(TransportError::is_retryable)
+}
+
 /// Methods that may be sent twice without changing the outcome (RFC 9110, 9.2.2).
 pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
@@ -101,8 +112,21 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
             return None;
         }
         let delay = match result {
-            Ok(resp) => match resp.status() {
-                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            Ok(resp) => {
+                let status = resp.status();
+                if !ErrorKind::of_status(status, req.method()).is_some_and(ErrorKind::is_retryable)
+                {
+                    return None;
+                }
+                if status == StatusCode::ACCEPTED && !self.config.retry_session_rejected {
+                    return None;
+                }
+                if !matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ) {
+                    self.backoff()
+                } else {
                     match retry_after(resp.headers(), SystemTime::now()) {
                         Some(wait) if wait > self.config.max_retry_after => {
                             match self.config.retry_after_too_long {
@@ -121,22 +145,16 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
                         None => self.backoff(),
                     }
                 }
-                StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => self.backoff(),
-                StatusCode::ACCEPTED
-                    if self.config.retry_session_rejected
-                        && matches!(*req.method(), Method::GET | Method::HEAD) =>
-                {
-                    self.backoff()
+            }
+            // Only requests allowed above (an idempotent method, or one marked
+            // RetryNonIdempotent) get here: no connection, a connection dropped before the
+            // response, a per-attempt timeout, a transient authentication failure.
+            Err(e) => {
+                if !is_retryable(e) {
+                    return None;
                 }
-                _ => return None,
-            },
-            Err(e) => match e.downcast_ref::<TransportError>() {
-                // No connection, or the connection dropped before a response came (a reset,
-                // a server closing a kept-alive connection): only requests allowed above (an
-                // idempotent method, or one marked RetryNonIdempotent) get here.
-                Some(TransportError::Connect { .. } | TransportError::Io { .. }) => self.backoff(),
-                _ => return None,
-            },
+                self.backoff()
+            }
         };
         self.retries += 1;
         tracing::debug!(

@@ -1,20 +1,21 @@
-//! The transport handle.
+//! The transport handle; its builder and the assembly of its stack are child modules.
+
+mod builder;
+mod stack;
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::{Request, Response};
-use snow_core::{Authenticator, BoxError, ExchangeError, HttpExchange, Instance, async_trait};
+use snow_core::{Authenticator, ExchangeError, HttpExchange, Instance, async_trait};
 use tower::ServiceExt;
-use tower::util::BoxCloneSyncService;
 
 use crate::body::{Body, ResponseBody};
-use crate::builder::{Settings, Stack, TransportBuilder};
 use crate::error::TransportError;
 
-/// The transport as one erased tower service: `Clone + Send + Sync`, errors are `BoxError`s that
-/// downcast to [`TransportError`].
-pub type SnowService = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
+pub use builder::{DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, TransportBuilder};
+pub use stack::SnowService;
+use stack::Stack;
 
 /// An HTTP transport bound to one ServiceNow instance: connection pool, TLS, proxy, timeouts,
 /// retries, concurrency limit and authentication, as one cheap-to-clone handle.
@@ -42,12 +43,13 @@ pub struct Transport {
 
 struct Shared {
     instance: Instance,
+    auth: Arc<dyn Authenticator>,
     service: SnowService,
     /// Token calls to the instance's own origin.
     exchange: SnowService,
     /// Token calls to any other origin: no credential-bearing default header.
     foreign_exchange: SnowService,
-    settings: Settings,
+    /// The layers, to build the stack again with another authenticator.
     stack: Stack,
 }
 
@@ -57,21 +59,14 @@ impl Transport {
         TransportBuilder::new(instance)
     }
 
-    pub(crate) fn from_parts(
-        instance: Instance,
-        service: SnowService,
-        exchange: SnowService,
-        foreign_exchange: SnowService,
-        settings: Settings,
-        stack: Stack,
-    ) -> Self {
+    fn new(instance: Instance, auth: Arc<dyn Authenticator>, stack: Stack) -> Self {
         Self {
             shared: Arc::new(Shared {
                 instance,
-                service,
-                exchange,
-                foreign_exchange,
-                settings,
+                service: stack.service(auth.clone()),
+                exchange: stack.exchange(),
+                foreign_exchange: stack.foreign_exchange(),
+                auth,
                 stack,
             }),
         }
@@ -105,17 +100,16 @@ impl Transport {
     /// [`with_auth`](Self::with_auth) for an authenticator that is already shared.
     pub fn with_auth_arc(&self, auth: Arc<dyn Authenticator>) -> Transport {
         let shared = &self.shared;
-        let mut settings = shared.settings.clone();
-        settings.auth = auth;
-        let service = shared.stack.main_service(&shared.instance, &settings);
-        Self::from_parts(
-            shared.instance.clone(),
-            service,
-            shared.exchange.clone(),
-            shared.foreign_exchange.clone(),
-            settings,
-            shared.stack.clone(),
-        )
+        Self {
+            shared: Arc::new(Shared {
+                instance: shared.instance.clone(),
+                service: shared.stack.service(auth.clone()),
+                exchange: shared.exchange.clone(),
+                foreign_exchange: shared.foreign_exchange.clone(),
+                auth,
+                stack: shared.stack.clone(),
+            }),
+        }
     }
 
     /// The instance this transport talks to.
@@ -149,7 +143,8 @@ impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
             .field("instance", &self.shared.instance)
-            .field("settings", &self.shared.settings)
+            .field("auth", &self.shared.auth)
+            .field("stack", &self.shared.stack)
             .finish_non_exhaustive()
     }
 }

@@ -1,0 +1,161 @@
+//! The stack every request goes through, assembled from its layers in one place.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use snow_core::{Authenticator, BoxError, Instance};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::retry::RetryLayer;
+use tower::timeout::TimeoutLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+use crate::body::{Body, ResponseBody};
+use crate::error::TransportError;
+use crate::layer::{
+    AuthLayer, BaseUriLayer, BodyLimitLayer, DefaultHeadersLayer, RetryPolicy, TotalTimeoutLayer,
+};
+
+/// The transport as one erased tower service: `Clone + Send + Sync`, errors are `BoxError`s that
+/// downcast to [`TransportError`].
+pub type SnowService = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
+
+/// The body of the HTTP client's responses, before the body cap.
+pub(crate) type ClientBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The HTTP client at the bottom of the stack (hyper-util's, or the caller's inner service),
+/// erased. Every stack built from one builder shares it, and so shares its connection pool.
+pub(crate) type ClientService = BoxCloneSyncService<Request<Body>, Response<ClientBody>, BoxError>;
+
+/// Erase an HTTP client service into a [`ClientService`].
+pub(crate) fn client_service<S, B>(service: S) -> ClientService
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    BoxCloneSyncService::new(
+        service
+            .map_response(|resp: Response<B>| resp.map(|b| b.map_err(Into::into).boxed_unsync()))
+            .map_err(Into::into),
+    )
+}
+
+/// One of the caller's layers, kept as a function so that every stack built from one builder
+/// ([`Transport::with_auth`](crate::Transport::with_auth)) applies it again.
+pub(crate) type CallerLayer = Arc<dyn Fn(SnowService) -> SnowService + Send + Sync>;
+
+/// The caller's layers as one layer: the first one added is the outermost.
+#[derive(Clone, Default)]
+pub(crate) struct CallerLayers(Arc<[CallerLayer]>);
+
+impl CallerLayers {
+    pub(crate) fn new(layers: Vec<CallerLayer>) -> Self {
+        Self(layers.into())
+    }
+}
+
+impl fmt::Debug for CallerLayers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CallerLayers({})", self.0.len())
+    }
+}
+
+impl<S> Layer<S> for CallerLayers
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Service = SnowService;
+
+    fn layer(&self, inner: S) -> SnowService {
+        let inner = BoxCloneSyncService::new(inner.map_err(Into::into));
+        self.0.iter().rev().fold(inner, |svc, layer| layer(svc))
+    }
+}
+
+/// The layers of a transport, outer to inner, as its builder configured them.
+///
+/// [`service`](Self::service) assembles them into the main stack (with the authenticator it is
+/// given), [`exchange`](Self::exchange) and [`foreign_exchange`](Self::foreign_exchange) into the
+/// stacks of token calls. The fields are the layers themselves, in the order they are stacked;
+/// the builder fills them in once.
+#[derive(Clone, Debug)]
+pub(crate) struct Stack {
+    /// A deadline over the whole call, the body included.
+    pub(crate) total_timeout: Option<TotalTimeoutLayer>,
+    /// The caller's own layers.
+    pub(crate) caller_layers: CallerLayers,
+    /// `User-Agent`, `Accept` and the caller's default headers.
+    pub(crate) default_headers: DefaultHeadersLayer,
+    /// At most this many calls in flight, shared by every stack built from one builder.
+    pub(crate) concurrency_limit: Option<GlobalConcurrencyLimitLayer>,
+    /// Retries, with backoff and `Retry-After`.
+    pub(crate) retry: RetryLayer<RetryPolicy>,
+    /// A deadline for each attempt's response head.
+    pub(crate) attempt_timeout: Option<TimeoutLayer>,
+    /// Requests stay on the instance; the auth layer is built for it too.
+    pub(crate) instance: Instance,
+    /// The response body cap and read timeout.
+    pub(crate) body_limit: BodyLimitLayer,
+    /// The HTTP client, shared.
+    pub(crate) client: ClientService,
+}
+
+impl Stack {
+    /// The main stack, authenticating with `auth`, outer to inner: total timeout, the caller's
+    /// layers, default headers, concurrency limit, retry, per-attempt timeout, base URI, auth,
+    /// body cap, HTTP client. Every error leaves it as a boxed [`TransportError`].
+    pub(crate) fn service(&self, auth: Arc<dyn Authenticator>) -> SnowService {
+        BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .map_err(typed as fn(BoxError) -> BoxError)
+                .option_layer(self.total_timeout)
+                .layer(self.caller_layers.clone())
+                .layer(self.default_headers.clone())
+                .option_layer(self.concurrency_limit.clone())
+                .layer(self.retry.clone())
+                .option_layer(self.attempt_timeout.clone())
+                .layer(BaseUriLayer::new(self.instance.clone()))
+                .layer(AuthLayer::new(auth, self.instance.clone()))
+                .layer(self.body_limit)
+                .service(self.client.clone()),
+        )
+    }
+
+    /// Token calls to the instance's own origin: total timeout, default headers, per-attempt
+    /// timeout, body cap, HTTP client. No retry, no authentication, no origin check.
+    pub(crate) fn exchange(&self) -> SnowService {
+        self.exchange_with(self.default_headers.clone())
+    }
+
+    /// Token calls to any other origin (an external identity provider): as
+    /// [`exchange`](Self::exchange), without the default headers that carry credentials.
+    pub(crate) fn foreign_exchange(&self) -> SnowService {
+        self.exchange_with(self.default_headers.without_credentials())
+    }
+
+    fn exchange_with(&self, default_headers: DefaultHeadersLayer) -> SnowService {
+        BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .map_err(typed as fn(BoxError) -> BoxError)
+                .option_layer(self.total_timeout)
+                .layer(default_headers)
+                .option_layer(self.attempt_timeout.clone())
+                .layer(self.body_limit)
+                .service(self.client.clone()),
+        )
+    }
+}
+
+/// Every error leaving the transport is a boxed [`TransportError`].
+fn typed(e: BoxError) -> BoxError {
+    TransportError::from(e).boxed()
+}
