@@ -23,8 +23,8 @@ use serde_json::json;
 
 use super::Error;
 use super::faults::{FaultKind, FaultRule, RateLimitRule, Trigger};
+use super::request::Req;
 use super::respond::{self, Resp};
-use super::service::Req;
 use super::state::{Counters, LoggedRequest, State};
 use crate::db::Db;
 
@@ -159,7 +159,7 @@ impl Admin {
     /// [`Error::Data`] when writing fails.
     pub fn persist(&self) -> Result<(), Error> {
         match &self.state.config.data_dir {
-            Some(dir) => super::persist::save(&self.state, dir),
+            Some(dir) => super::data_dir::save(&self.state, dir),
             None => Ok(()),
         }
     }

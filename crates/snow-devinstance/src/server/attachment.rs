@@ -7,9 +7,8 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::respond::{self, Resp};
-use super::service::Req;
-use super::table::{db_error, effective_query, eval_ctx};
+use super::request::Req;
+use super::respond::{self, Resp, db_error};
 use crate::db::{DisplayValue, RenderOpts};
 
 pub(crate) async fn handle(req: &mut Req, segments: &[&str]) -> Resp {
@@ -78,8 +77,8 @@ fn list(req: &Req) -> Resp {
         n => n,
     };
     let offset = req.params.number("sysparm_offset", 0);
-    let query = effective_query(req);
-    let ctx = eval_ctx(req);
+    let query = req.effective_query();
+    let ctx = req.eval_ctx();
     let db = req.state.db();
     let listing = match db.list("sys_attachment", &query, &ctx, offset, limit) {
         Ok(l) => l,
@@ -228,7 +227,7 @@ fn store(
     ] {
         fields.insert(k.to_owned(), Value::String(v.to_owned()));
     }
-    let ctx = eval_ctx(req);
+    let ctx = req.eval_ctx();
     let sys_id = match req.state.db_mut().insert("sys_attachment", &fields, &ctx) {
         Ok(rec) => rec.sys_id().to_owned(),
         Err(e) => return db_error(&e),
@@ -357,7 +356,7 @@ async fn rename(req: &mut Req, sys_id: &str) -> Resp {
     if !req.caller_role().is_some_and(|r| r.can_write_table(&table)) {
         return respond::acl("Update");
     }
-    let fields = match super::table::json_object(req).await {
+    let fields = match req.json_object().await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -366,7 +365,7 @@ async fn rename(req: &mut Req, sys_id: &str) -> Resp {
     };
     let mut update = Map::new();
     update.insert("file_name".into(), Value::String(name.clone()));
-    let ctx = eval_ctx(req);
+    let ctx = req.eval_ctx();
     match req
         .state
         .db_mut()

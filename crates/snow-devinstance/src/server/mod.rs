@@ -5,11 +5,17 @@ mod attachment;
 mod auth;
 mod body;
 pub(crate) mod config;
+mod data_dir;
 pub(crate) mod faults;
+mod finish;
+mod gzip;
 mod oauth;
 mod params;
-mod persist;
+mod pipeline;
+mod redact;
+mod request;
 mod respond;
+mod router;
 mod service;
 pub(crate) mod state;
 mod table;
@@ -104,7 +110,7 @@ impl DevInstance {
         let scheme = if config.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://{addr}");
         let (db, blobs) = match &config.data_dir {
-            Some(dir) => match persist::load(dir)? {
+            Some(dir) => match data_dir::load(dir)? {
                 Some(loaded) => loaded,
                 None => (
                     crate::db::Db::new_seeded(config.seed, config.records),
@@ -130,7 +136,7 @@ impl DevInstance {
         ));
         let saver = persist_every.and_then(|every| {
             let dir = state.config.data_dir.clone()?;
-            Some(tokio::spawn(persist::periodic(
+            Some(tokio::spawn(data_dir::periodic(
                 state.clone(),
                 dir,
                 every,
@@ -178,7 +184,7 @@ impl DevInstance {
             let _ = saver.await;
         }
         if let Some(dir) = &self.state.config.data_dir {
-            persist::save(&self.state, dir)?;
+            data_dir::save(&self.state, dir)?;
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Saving state to a data directory and loading it back.
+//! The data directory: its layout, loading it at start and saving the state into it.
 //!
 //! Layout: `db.json` (the whole database) and `attachments/<sys_id>` (attachment bytes).
 //! Every file is written to a temporary name first and renamed into place, so a crash in
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::Error;
 use super::state::State;
-use crate::db::Db;
+use crate::db::{Db, is_sys_id};
 
 const DB_FILE: &str = "db.json";
 const BLOB_DIR: &str = "attachments";
@@ -30,11 +30,6 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, data).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
-}
-
-/// Blob file names are sys_ids: 32 hex characters, nothing else is loaded.
-fn is_sys_id(name: &str) -> bool {
-    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A loaded state: the database and the attachment bytes by sys_id.
