@@ -29,10 +29,11 @@ struct Args {
     /// Write the CA certificate (PEM) that clients should trust to this file (with --tls).
     #[arg(long, value_name = "FILE")]
     ca_out: Option<PathBuf>,
-    /// Load state from and save it to this directory.
+    /// Keep the state in this directory: every acknowledged write is on disk (logged and
+    /// synced) before it is answered; a snapshot is written at start and shutdown.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Also save the state every this many seconds (with --data).
+    /// Also write a snapshot every this many seconds (with --data).
     #[arg(long, value_name = "SECS")]
     persist_every: Option<u64>,
     /// Access-token lifetime in seconds.

@@ -31,6 +31,7 @@
 //! assert!(v["caller_id.name"].is_string());
 //! ```
 
+mod change;
 mod eval;
 mod order_cache;
 pub mod query;
@@ -47,6 +48,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use change::Change;
 pub use record::Record;
 pub use schema::{FieldDef, FieldType, TableSchema, schemas};
 

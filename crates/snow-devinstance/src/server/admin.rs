@@ -12,7 +12,7 @@
 //! | `PUT /__dev/clock` | `{"skew_secs":n}` | shift the instance clock |
 //! | `POST /__dev/api_keys` | `{"user":"itil"}` | mint an API key → `{"result":{"key":…}}` |
 //! | `PUT /__dev/hibernate` | `{"on":true}` | hibernate every path (except `/__dev/`) |
-//! | `POST /__dev/persist` | | save to the data directory now |
+//! | `POST /__dev/persist` | | write a snapshot to the data directory now |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,20 +148,21 @@ impl Admin {
         f(&self.state.db())
     }
 
-    /// Run `f` with the database locked for writing.
+    /// Run `f` with the database locked for writing. Changes made here are not logged: with a
+    /// data directory they reach the disk with the next snapshot ([`Admin::persist`],
+    /// shutdown, or a periodic one).
     pub fn write_db<R>(&self, f: impl FnOnce(&mut Db) -> R) -> R {
         f(&mut self.state.db_mut())
     }
 
-    /// Save the state to the data directory now (a no-op without one).
+    /// Write a snapshot to the data directory now and drop the log it covers (a no-op
+    /// without a data directory). Writes through the HTTP APIs are on disk anyway; this also
+    /// saves changes made with [`Admin::write_db`], which are not logged.
     ///
     /// # Errors
     /// [`Error::Data`] when writing fails.
     pub fn persist(&self) -> Result<(), Error> {
-        match &self.state.config.data_dir {
-            Some(dir) => super::data_dir::save(&self.state, dir),
-            None => Ok(()),
-        }
+        super::data_dir::compact(&self.state)
     }
 }
 

@@ -1,20 +1,32 @@
-//! The data directory: its layout, loading it at start and saving the state into it.
+//! The data directory: its layout, opening it at start, logging writes into it, and
+//! compaction.
 //!
-//! Layout: `db.json` (the whole database) and `attachments/<sys_id>` (attachment bytes).
-//! Every file is written to a temporary name first and renamed into place, so a crash in
-//! the middle of a save leaves the previous state intact.
+//! Layout:
+//!
+//! - `db.json`: a snapshot of the whole database (the snapshot format of [`crate::db::Db::to_json`]).
+//! - `wal-<n>.log`: every change since the snapshot, each on disk before its request is
+//!   answered (see the `wal` module). Replayed on top of the snapshot at start.
+//! - `attachments/<sys_id>`: attachment bytes, synced before their metadata record is logged.
+//!
+//! At start the snapshot is loaded (or the database seeded when there is none), the logs are
+//! replayed (a torn last entry is ignored), the result is written as the new snapshot and the
+//! replayed logs are deleted; attachment files no record refers to are removed. While running,
+//! a compaction writes a new snapshot and deletes the logs it covers, periodically
+//! (`persist_every`), when a log grows past `compact_log_bytes`, and at shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::Error;
+use super::blobs::{Blobs, write_durable};
+use super::config::DevConfig;
 use super::state::State;
-use crate::db::{Db, is_sys_id};
+use super::wal::{self, Ticket, Wal};
+use crate::db::{Change, Db, EvalCtx, is_sys_id};
 
 const DB_FILE: &str = "db.json";
 const BLOB_DIR: &str = "attachments";
@@ -26,104 +38,192 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+/// The durable side of a running instance with a data directory.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    dir: PathBuf,
+    wal: Wal,
+    /// One compaction at a time.
+    compacting: Mutex<()>,
+    /// Notified by the log writer when a log grows past the compaction threshold.
+    compact_wanted: Arc<Notify>,
 }
 
-/// A loaded state: the database and the attachment bytes by sys_id.
-pub(crate) type Loaded = (Db, HashMap<String, Bytes>);
+impl Journal {
+    /// Logs the current state of each record (a put, or a delete when it is gone). Call it
+    /// with the database write lock held, right after the change.
+    pub(crate) fn record(&self, db: &Db, sys_ids: &[&str]) -> Ticket {
+        let mut ticket = Ticket::ready();
+        for id in sys_ids {
+            ticket = self.wal.append(db.change_for(id).to_json());
+        }
+        ticket
+    }
 
-/// Load a saved state; `None` when the directory holds none yet.
-pub(crate) fn load(dir: &Path) -> Result<Option<Loaded>, Error> {
+    /// Writes what is queued and stops the log writer.
+    pub(crate) fn close(&self) {
+        self.wal.close();
+    }
+}
+
+/// What opening a data directory gives the instance.
+pub(crate) struct Opened {
+    pub(crate) db: Db,
+    pub(crate) blobs: Blobs,
+    pub(crate) journal: Journal,
+}
+
+/// Opens (creating it if needed) the data directory: snapshot, log replay, a fresh snapshot,
+/// attachment clean-up, and a new log.
+pub(crate) fn open(config: &DevConfig, dir: &Path) -> Result<Opened, Error> {
+    let blob_dir = dir.join(BLOB_DIR);
+    std::fs::create_dir_all(&blob_dir).map_err(io(&blob_dir))?;
     let db_path = dir.join(DB_FILE);
-    let text = match std::fs::read(&db_path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let (mut db, had_snapshot) = match std::fs::read(&db_path) {
+        Ok(bytes) => {
+            let db = Db::from_json(&bytes).map_err(|e| Error::Corrupt {
+                path: db_path.clone(),
+                message: e.to_string(),
+            })?;
+            (db, true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (Db::new_seeded(config.seed, config.records), false)
+        }
         Err(e) => return Err(io(&db_path)(e)),
     };
-    let db = db_from_bytes(&text).map_err(|message| Error::Corrupt {
-        path: db_path.clone(),
-        message,
-    })?;
-    let mut blobs = HashMap::new();
-    let blob_dir = dir.join(BLOB_DIR);
-    if let Ok(entries) = std::fs::read_dir(&blob_dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !is_sys_id(&name) {
-                continue;
-            }
-            let path = entry.path();
-            let data = std::fs::read(&path).map_err(io(&path))?;
-            blobs.insert(name, Bytes::from(data));
+    let logs = wal::log_files(dir).map_err(io(dir))?;
+    for (_, path) in &logs {
+        let read = wal::read_log(path, |payload| {
+            let change = Change::from_json(payload).map_err(|e| e.to_string())?;
+            db.apply(&change).map_err(|e| e.to_string())
+        })
+        .map_err(|message| Error::Corrupt {
+            path: path.clone(),
+            message,
+        })?;
+        if let Some(at) = read.torn_at {
+            tracing::warn!(
+                file = %path.display(),
+                offset = at,
+                "ignoring an incomplete entry at the end of the log (a write cut short)"
+            );
         }
     }
-    Ok(Some((db, blobs)))
+    if !had_snapshot || !logs.is_empty() {
+        write_durable(&db_path, &db.to_json()).map_err(io(&db_path))?;
+        for (_, path) in &logs {
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
+    }
+    let existing = attachment_files(&db, &blob_dir)?;
+    let next = logs.last().map_or(1, |(g, _)| g.saturating_add(1));
+    let compact_wanted = Arc::new(Notify::new());
+    let wal =
+        Wal::start(dir, next, config.compact_log_bytes, compact_wanted.clone()).map_err(io(dir))?;
+    Ok(Opened {
+        db,
+        blobs: Blobs::on_disk(blob_dir, config.max_attachment_total_bytes as u64, existing),
+        journal: Journal {
+            dir: dir.to_owned(),
+            wal,
+            compacting: Mutex::new(()),
+            compact_wanted,
+        },
+    })
 }
 
-/// Save the database and attachment bytes.
-pub(crate) fn save(state: &State, dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let text = db_to_bytes(&state.db());
-    write_atomic(&dir.join(DB_FILE), &text)?;
-    let blob_dir: PathBuf = dir.join(BLOB_DIR);
-    std::fs::create_dir_all(&blob_dir).map_err(io(&blob_dir))?;
-    let blobs = state
-        .blobs
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    for (id, data) in &blobs {
-        if !is_sys_id(id) {
-            continue;
-        }
-        let path = blob_dir.join(id);
-        let same = std::fs::metadata(&path).is_ok_and(|m| m.len() == data.len() as u64);
-        if !same {
-            write_atomic(&path, data)?;
+/// The attachment files that belong to a `sys_attachment` record, with their sizes; every
+/// other file (an upload cut short, a temporary file) is deleted.
+fn attachment_files(db: &Db, blob_dir: &Path) -> Result<HashMap<String, u64>, Error> {
+    let referenced: HashSet<String> = db
+        .list("sys_attachment", "", &EvalCtx::system(), 0, usize::MAX)
+        .map(|l| l.rows.iter().map(|r| r.sys_id().to_owned()).collect())
+        .unwrap_or_default();
+    let mut kept = HashMap::new();
+    for entry in std::fs::read_dir(blob_dir).map_err(io(blob_dir))? {
+        let entry = entry.map_err(io(blob_dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if is_sys_id(&name) && referenced.contains(&name) {
+            let len = entry.metadata().map_err(io(&path))?.len();
+            kept.insert(name, len);
+        } else if path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
         }
     }
-    if let Ok(entries) = std::fs::read_dir(&blob_dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if is_sys_id(&name) && !blobs.contains_key(&name) {
-                let _ = std::fs::remove_file(entry.path());
-            }
+    Ok(kept)
+}
+
+/// Writes a snapshot of the database and deletes the logs it covers. A no-op without a data
+/// directory.
+pub(crate) fn compact(state: &State) -> Result<(), Error> {
+    let Some(journal) = &state.journal else {
+        return Ok(());
+    };
+    let _one = journal
+        .compacting
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    // Under the read lock no write can be made and logged, so the snapshot holds exactly the
+    // changes logged before the switch to the next log generation.
+    let (snapshot, rotated) = {
+        let db = state.db();
+        let rotated = journal.wal.rotate();
+        (db.to_json(), rotated)
+    };
+    let dir = &journal.dir;
+    let failed = |message: String| Error::Data {
+        path: dir.clone(),
+        source: std::io::Error::other(message),
+    };
+    let closed = rotated
+        .recv()
+        .map_err(|_| failed("the log writer stopped".to_owned()))?
+        .map_err(failed)?;
+    let db_path = dir.join(DB_FILE);
+    write_durable(&db_path, &snapshot).map_err(io(&db_path))?;
+    for (generation, path) in wal::log_files(dir).map_err(io(dir))? {
+        if generation <= closed {
+            std::fs::remove_file(&path).map_err(io(&path))?;
         }
     }
     Ok(())
 }
 
-/// Save every `every` until the instance stops.
-pub(crate) async fn periodic(
+/// Compacts every `every` (if given) and whenever a log grows past the threshold, until the
+/// instance stops.
+pub(crate) async fn compactor(
     state: Arc<State>,
-    dir: PathBuf,
-    every: Duration,
+    every: Option<Duration>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
-    ticker.tick().await;
+    let Some(wanted) = state.journal.as_ref().map(|j| j.compact_wanted.clone()) else {
+        return;
+    };
+    let mut ticker = every.map(|e| tokio::time::interval(e.max(Duration::from_millis(100))));
+    if let Some(t) = &mut ticker {
+        t.tick().await;
+    }
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {
-                let (state, dir) = (state.clone(), dir.clone());
-                match tokio::task::spawn_blocking(move || save(&state, &dir)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "periodic save failed"),
-                    Err(e) => tracing::warn!(error = %e, "periodic save task failed"),
+        let tick = async {
+            match &mut ticker {
+                Some(t) => {
+                    t.tick().await;
                 }
+                None => std::future::pending::<()>().await,
             }
+        };
+        tokio::select! {
+            () = tick => {}
+            () = wanted.notified() => {}
             _ = stop.changed() => break,
         }
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || compact(&s)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "compaction failed"),
+            Err(e) => tracing::warn!(error = %e, "compaction task failed"),
+        }
     }
-}
-
-fn db_to_bytes(db: &Db) -> Vec<u8> {
-    db.to_json()
-}
-
-fn db_from_bytes(bytes: &[u8]) -> Result<Db, String> {
-    Db::from_json(bytes).map_err(|e| e.to_string())
 }

@@ -16,6 +16,7 @@ use super::config::Role;
 use super::params::Params;
 use super::respond::{self, Resp};
 use super::state::State;
+use super::wal::Ticket;
 use crate::db::{DisplayValue, EvalCtx, RenderOpts};
 
 /// A request on its way through the handlers.
@@ -137,6 +138,20 @@ impl Req {
             exclude_reference_link: self.params.flag("sysparm_exclude_reference_link", false),
             link_base: self.link_base(),
         }
+    }
+
+    /// Waits until logged changes are on disk (at once without a data directory), so a 2xx is
+    /// only sent for a write that survives a crash; a 500 when the log cannot be written.
+    pub(crate) async fn durable(&self, ticket: Ticket) -> Result<(), Resp> {
+        ticket.wait().await.map_err(|message| {
+            respond::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Exception while executing request",
+                Some(&format!(
+                    "The change could not be written to the data directory: {message}"
+                )),
+            )
+        })
     }
 
     /// Whether the caller sent `X-no-response-body: true`.

@@ -1,16 +1,18 @@
 //! The state shared by every connection of one instance.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::blobs::Blobs;
 use super::config::{DevConfig, DevUser};
+use super::data_dir::Journal;
 use super::faults::Faults;
 use super::tokens::Tokens;
+use super::wal::Ticket;
 use crate::db::Db;
 
 /// Distinct paths counted one by one; the rest are counted together.
@@ -75,7 +77,9 @@ pub(crate) struct State {
     pub(crate) config: DevConfig,
     pub(crate) base_url: String,
     db: RwLock<Db>,
-    pub(crate) blobs: RwLock<HashMap<String, Bytes>>,
+    pub(crate) blobs: Blobs,
+    /// The log of writes, with a data directory.
+    pub(crate) journal: Option<Journal>,
     pub(crate) tokens: Mutex<Tokens>,
     pub(crate) faults: Mutex<Faults>,
     counters: Mutex<Counters>,
@@ -103,7 +107,8 @@ impl State {
         config: DevConfig,
         base_url: String,
         db: Db,
-        blobs: HashMap<String, Bytes>,
+        blobs: Blobs,
+        journal: Option<Journal>,
     ) -> Self {
         let faults = Faults::new(
             config.seed,
@@ -116,7 +121,8 @@ impl State {
             config,
             base_url,
             db: RwLock::new(db),
-            blobs: RwLock::new(blobs),
+            blobs,
+            journal,
             tokens: Mutex::new(Tokens::default()),
             faults: Mutex::new(faults),
             counters: Mutex::new(Counters::default()),
@@ -132,6 +138,16 @@ impl State {
 
     pub(crate) fn db_mut(&self) -> RwLockWriteGuard<'_, Db> {
         self.db.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs the current state of these records (put, or delete when gone); call it with the
+    /// database write lock held, right after changing them. Without a data directory the
+    /// ticket is ready at once.
+    pub(crate) fn log_changes(&self, db: &Db, sys_ids: &[&str]) -> Ticket {
+        match &self.journal {
+            Some(j) => j.record(db, sys_ids),
+            None => Ticket::ready(),
+        }
     }
 
     pub(crate) fn tokens(&self) -> MutexGuard<'_, Tokens> {

@@ -32,7 +32,7 @@ pub(crate) async fn handle(req: &mut Req, segments: &[&str]) -> Resp {
         (Method::GET | Method::HEAD, Some(id)) => get_one(req, table, id),
         (Method::POST, None) => create(req, table).await,
         (Method::PUT | Method::PATCH, Some(id)) => update(req, table, id).await,
-        (Method::DELETE, Some(id)) => delete(req, table, id),
+        (Method::DELETE, Some(id)) => delete(req, table, id).await,
         _ => respond::method_not_allowed(),
     }
 }
@@ -179,10 +179,18 @@ async fn create(req: &mut Req, table: &str) -> Resp {
         Err(r) => return r,
     };
     let ctx = req.eval_ctx();
-    let sys_id = match req.state.db_mut().insert(table, &fields, &ctx) {
-        Ok(rec) => rec.sys_id().to_owned(),
-        Err(e) => return db_error(&e),
+    let (sys_id, ticket) = {
+        let mut db = req.state.db_mut();
+        let sys_id = match db.insert(table, &fields, &ctx) {
+            Ok(rec) => rec.sys_id().to_owned(),
+            Err(e) => return db_error(&e),
+        };
+        let ticket = req.state.log_changes(&db, &[&sys_id]);
+        (sys_id, ticket)
     };
+    if let Err(r) = req.durable(ticket).await {
+        return r;
+    }
     let location = format!("{}/table/{table}/{sys_id}", req.link_base());
     let mut resp = if req.no_response_body() {
         respond::empty(StatusCode::NO_CONTENT)
@@ -210,8 +218,15 @@ async fn update(req: &mut Req, table: &str, sys_id: &str) -> Resp {
         Err(r) => return r,
     };
     let ctx = req.eval_ctx();
-    if let Err(e) = req.state.db_mut().update(table, sys_id, &fields, &ctx) {
-        return db_error(&e);
+    let ticket = {
+        let mut db = req.state.db_mut();
+        if let Err(e) = db.update(table, sys_id, &fields, &ctx) {
+            return db_error(&e);
+        }
+        req.state.log_changes(&db, &[sys_id])
+    };
+    if let Err(r) = req.durable(ticket).await {
+        return r;
     }
     if req.no_response_body() {
         return respond::empty(StatusCode::NO_CONTENT);
@@ -222,39 +237,42 @@ async fn update(req: &mut Req, table: &str, sys_id: &str) -> Resp {
     }
 }
 
-fn delete(req: &Req, table: &str, sys_id: &str) -> Resp {
+async fn delete(req: &Req, table: &str, sys_id: &str) -> Resp {
     if req.state.db().get(table, sys_id).is_none() {
         return respond::no_record();
     }
     if !req.caller_role().is_some_and(|r| r.can_delete()) {
         return respond::acl("Delete");
     }
-    let mut db = req.state.db_mut();
-    if let Err(e) = db.delete(table, sys_id) {
-        return db_error(&e);
+    let (attachments, ticket) = {
+        let mut db = req.state.db_mut();
+        if let Err(e) = db.delete(table, sys_id) {
+            return db_error(&e);
+        }
+        // As on a real instance, a record's attachments go with it (metadata and content).
+        let attachments: Vec<String> = db
+            .list(
+                "sys_attachment",
+                &format!("table_sys_id={sys_id}"),
+                &EvalCtx::system(),
+                0,
+                usize::MAX,
+            )
+            .map(|l| l.rows.iter().map(|r| r.sys_id().to_owned()).collect())
+            .unwrap_or_default();
+        for id in &attachments {
+            let _ = db.delete("sys_attachment", id);
+        }
+        let mut gone: Vec<&str> = vec![sys_id];
+        gone.extend(attachments.iter().map(String::as_str));
+        let ticket = req.state.log_changes(&db, &gone);
+        (attachments, ticket)
+    };
+    if let Err(r) = req.durable(ticket).await {
+        return r;
     }
-    // As on a real instance, a record's attachments go with it (metadata and content).
-    let attachments: Vec<String> = db
-        .list(
-            "sys_attachment",
-            &format!("table_sys_id={sys_id}"),
-            &EvalCtx::system(),
-            0,
-            usize::MAX,
-        )
-        .map(|l| l.rows.iter().map(|r| r.sys_id().to_owned()).collect())
-        .unwrap_or_default();
-    for id in &attachments {
-        let _ = db.delete("sys_attachment", id);
-    }
-    drop(db);
-    let mut blobs = req
-        .state
-        .blobs
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    for id in &attachments {
-        blobs.remove(id.as_str());
-    }
+    // The bytes go once the deletion is on disk: a crash before leaves them unreferenced,
+    // and they are cleaned up at the next start.
+    req.state.blobs.remove(&attachments).await;
     respond::empty(StatusCode::NO_CONTENT)
 }
