@@ -42,6 +42,9 @@ struct Args {
     /// Refresh-token lifetime in seconds.
     #[arg(long, default_value_t = 8_640_000, value_name = "SECS")]
     refresh_token_ttl: u64,
+    /// Most attachment bytes stored in all (in memory, or on disk with --data).
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+    max_attachment_total_bytes: usize,
     /// PEM public key (RSA or EC) that JWT-bearer assertions must be signed with.
     #[arg(long, value_name = "FILE")]
     jwt_public_key: Option<PathBuf>,
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
         persist_every: args.persist_every.map(Duration::from_secs),
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
+        max_attachment_total_bytes: args.max_attachment_total_bytes,
         ..DevConfig::default()
     };
     if let Some(path) = &args.jwt_public_key {

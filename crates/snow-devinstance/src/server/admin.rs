@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `GET /__dev/counters`, `DELETE` | | counters as JSON; reset |
 //! | `GET /__dev/requests`, `DELETE` | | the request log; clear |
+//! | `GET /__dev/memory` | | what the request log, counters and attachments hold ([`MemoryUse`]) |
 //! | `GET /__dev/faults`, `PUT` (array), `POST` (one rule), `DELETE` | [`FaultRule`] JSON | list, replace, add, clear |
 //! | `PUT /__dev/rate_limits` | array of [`RateLimitRule`] | replace the rate-limit rules |
 //! | `PUT /__dev/token_ttl` | `{"access_secs":n,"refresh_secs":n}` | token lifetimes for new tokens |
@@ -23,9 +24,10 @@ use serde_json::json;
 
 use super::Error;
 use super::faults::{FaultKind, FaultRule, RateLimitRule, Trigger};
+use super::introspect::{Counters, LoggedRequest, MemoryUse};
 use super::request::Req;
 use super::respond::{self, Resp};
-use super::state::{Counters, LoggedRequest, State};
+use super::state::State;
 use crate::db::Db;
 
 /// Control over a running instance, for tests: counters, the request log, faults, rate
@@ -58,6 +60,11 @@ impl Admin {
     /// Forget the logged requests.
     pub fn clear_request_log(&self) {
         self.state.clear_request_log();
+    }
+
+    /// What the request log, the counters and the attachment store hold, against their caps.
+    pub fn memory(&self) -> MemoryUse {
+        self.state.memory()
     }
 
     /// The active fault rules.
@@ -240,6 +247,7 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                 admin.clear_request_log();
                 ok()
             }
+            (Method::GET, "memory") => to_json(serde_json::to_value(admin.memory())),
             (Method::GET, "faults") => to_json(serde_json::to_value(admin.faults())),
             (Method::PUT, "faults") => {
                 admin.set_faults(body(req).await?);

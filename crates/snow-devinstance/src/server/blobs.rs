@@ -74,6 +74,21 @@ impl Blobs {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Bytes stored (and reserved by uploads in progress).
+    pub(crate) fn total(&self) -> u64 {
+        self.inner().total
+    }
+
+    /// The cap on [`Blobs::total`].
+    pub(crate) fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    /// Whether the bytes live on disk.
+    pub(crate) fn on_disk_mode(&self) -> bool {
+        self.dir.is_some()
+    }
+
     fn path(dir: &Path, sys_id: &str) -> PathBuf {
         dir.join(sys_id)
     }

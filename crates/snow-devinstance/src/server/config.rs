@@ -191,6 +191,9 @@ pub struct DevConfig {
     pub rate_limits: Vec<RateLimitRule>,
     /// Requests kept in the request log (oldest dropped first).
     pub request_log_capacity: usize,
+    /// Bytes the request log may hold (oldest entries dropped first; see
+    /// [`crate::LoggedRequest`] for the bound on one entry).
+    pub request_log_max_bytes: usize,
 }
 
 impl Default for DevConfig {
@@ -218,6 +221,7 @@ impl Default for DevConfig {
             faults: Vec::new(),
             rate_limits: Vec::new(),
             request_log_capacity: 10_000,
+            request_log_max_bytes: 16 * 1024 * 1024,
         }
     }
 }

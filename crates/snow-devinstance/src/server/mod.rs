@@ -10,6 +10,7 @@ mod data_dir;
 pub(crate) mod faults;
 mod finish;
 mod gzip;
+pub(crate) mod introspect;
 mod oauth;
 mod params;
 mod pipeline;

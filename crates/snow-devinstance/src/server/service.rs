@@ -9,9 +9,9 @@ use hyper::body::Incoming;
 use super::body::OutBody;
 use super::finish::finish;
 use super::pipeline::{self, Effects, Outcome};
-use super::redact::{redacted_headers, redacted_query};
+use super::redact::log_entry;
 use super::request::Req;
-use super::state::{LoggedRequest, State};
+use super::state::State;
 
 /// The connection is dropped without a response (an injected connection reset).
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +46,6 @@ pub(crate) async fn serve(
         }
     };
     state.count_request(&req.path, status);
-    state.log_request(LoggedRequest {
-        method: req.method.to_string(),
-        path: req.path.clone(),
-        query: redacted_query(&req.query),
-        headers: redacted_headers(&req.headers),
-        user: req.caller.as_ref().map(|c| c.name.clone()),
-        status,
-    });
+    state.log_request(log_entry(&req, status));
     result
 }
