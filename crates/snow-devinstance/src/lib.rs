@@ -33,5 +33,5 @@ mod server;
 
 pub use server::config::{DevConfig, DevUser, OAuthClientConfig, Role};
 pub use server::faults::{FaultKind, FaultRule, RateLimitRule, Trigger};
-pub use server::state::{Counters, LoggedRequest, OTHER_PATHS};
+pub use server::introspect::{Counters, LoggedRequest, MemoryUse, OTHER_PATHS};
 pub use server::{Admin, DevInstance, Error};

@@ -29,10 +29,11 @@ struct Args {
     /// Write the CA certificate (PEM) that clients should trust to this file (with --tls).
     #[arg(long, value_name = "FILE")]
     ca_out: Option<PathBuf>,
-    /// Load state from and save it to this directory.
+    /// Keep the state in this directory: every acknowledged write is on disk (logged and
+    /// synced) before it is answered; a snapshot is written at start and shutdown.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Also save the state every this many seconds (with --data).
+    /// Also write a snapshot every this many seconds (with --data).
     #[arg(long, value_name = "SECS")]
     persist_every: Option<u64>,
     /// Access-token lifetime in seconds.
@@ -41,6 +42,9 @@ struct Args {
     /// Refresh-token lifetime in seconds.
     #[arg(long, default_value_t = 8_640_000, value_name = "SECS")]
     refresh_token_ttl: u64,
+    /// Most attachment bytes stored in all (in memory, or on disk with --data).
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+    max_attachment_total_bytes: usize,
     /// PEM public key (RSA or EC) that JWT-bearer assertions must be signed with.
     #[arg(long, value_name = "FILE")]
     jwt_public_key: Option<PathBuf>,
@@ -58,6 +62,7 @@ async fn main() -> ExitCode {
         persist_every: args.persist_every.map(Duration::from_secs),
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
+        max_attachment_total_bytes: args.max_attachment_total_bytes,
         ..DevConfig::default()
     };
     if let Some(path) = &args.jwt_public_key {

@@ -2,38 +2,11 @@
 
 mod common;
 
-use std::io::BufRead as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{Http, admin};
+use common::{Http, Server, admin, spawn};
 use http::Method;
 use serde_json::json;
-
-/// Kills the child if the test fails halfway.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snow-devinstance"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    (server, line.trim().to_owned())
-}
 
 #[cfg(unix)]
 fn terminate(server: &mut Server) -> std::process::ExitStatus {

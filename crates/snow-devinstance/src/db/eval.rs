@@ -9,8 +9,7 @@ use super::query::{Operand, Operator, Query, Script, Term, Value};
 use super::record::Record;
 use super::schema::{FieldDef, FieldType, SYS_ID, TableId, TableSchema, schemas};
 use super::time_fmt;
-use super::write::is_sys_id;
-use super::{Db, DbError, EvalCtx};
+use super::{Db, DbError, EvalCtx, is_sys_id};
 
 /// A field reached from a table, possibly through references (`assignment_group.manager.email`).
 #[derive(Debug, Clone)]

@@ -31,14 +31,16 @@
 //! assert!(v["caller_id.name"].is_string());
 //! ```
 
+mod change;
 mod eval;
 mod order_cache;
-mod persist;
 pub mod query;
 mod record;
 pub(crate) mod render;
 pub mod schema;
 mod seed;
+mod seed_words;
+mod snapshot;
 mod store;
 mod time_fmt;
 mod write;
@@ -46,6 +48,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use change::Change;
 pub use record::Record;
 pub use schema::{FieldDef, FieldType, TableSchema, schemas};
 
@@ -142,6 +145,12 @@ impl From<query::QueryError> for DbError {
     fn from(e: query::QueryError) -> Self {
         DbError::InvalidQuery(e.to_string())
     }
+}
+
+/// Whether a string is a sys_id: 32 lowercase hex digits (what this instance generates and
+/// accepts; used for record ids and the attachment files of the data directory alike).
+pub(crate) fn is_sys_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Where a record lives.

@@ -547,7 +547,7 @@ fn insert_generates_system_fields() {
         )
         .expect("insert")
         .clone();
-    assert!(write::is_sys_id(rec.sys_id()));
+    assert!(super::is_sys_id(rec.sys_id()));
     assert_eq!(rec.get("number"), Some("INC0010001"));
     assert_eq!(rec.get("sys_created_on"), Some("2025-03-04 05:06:07"));
     assert_eq!(rec.get("sys_updated_on"), Some("2025-03-04 05:06:07"));

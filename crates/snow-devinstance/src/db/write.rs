@@ -8,12 +8,7 @@ use super::schema::{
     SYS_UPDATED_BY, SYS_UPDATED_ON, TableSchema, schemas,
 };
 use super::time_fmt;
-use super::{Db, DbError, EvalCtx};
-
-/// Whether a string is a sys_id: 32 lowercase hex digits.
-pub(crate) fn is_sys_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+use super::{Db, DbError, EvalCtx, is_sys_id};
 
 fn is_system_field(i: usize, name: &str) -> bool {
     i <= SYS_MOD_COUNT || name == "sys_class_name"

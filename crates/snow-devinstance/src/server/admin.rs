@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `GET /__dev/counters`, `DELETE` | | counters as JSON; reset |
 //! | `GET /__dev/requests`, `DELETE` | | the request log; clear |
+//! | `GET /__dev/memory` | | what the request log, counters and attachments hold ([`MemoryUse`]) |
 //! | `GET /__dev/faults`, `PUT` (array), `POST` (one rule), `DELETE` | [`FaultRule`] JSON | list, replace, add, clear |
 //! | `PUT /__dev/rate_limits` | array of [`RateLimitRule`] | replace the rate-limit rules |
 //! | `PUT /__dev/token_ttl` | `{"access_secs":n,"refresh_secs":n}` | token lifetimes for new tokens |
@@ -12,7 +13,7 @@
 //! | `PUT /__dev/clock` | `{"skew_secs":n}` | shift the instance clock |
 //! | `POST /__dev/api_keys` | `{"user":"itil"}` | mint an API key → `{"result":{"key":…}}` |
 //! | `PUT /__dev/hibernate` | `{"on":true}` | hibernate every path (except `/__dev/`) |
-//! | `POST /__dev/persist` | | save to the data directory now |
+//! | `POST /__dev/persist` | | write a snapshot to the data directory now |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +24,10 @@ use serde_json::json;
 
 use super::Error;
 use super::faults::{FaultKind, FaultRule, RateLimitRule, Trigger};
+use super::introspect::{Counters, LoggedRequest, MemoryUse};
+use super::request::Req;
 use super::respond::{self, Resp};
-use super::service::Req;
-use super::state::{Counters, LoggedRequest, State};
+use super::state::State;
 use crate::db::Db;
 
 /// Control over a running instance, for tests: counters, the request log, faults, rate
@@ -58,6 +60,11 @@ impl Admin {
     /// Forget the logged requests.
     pub fn clear_request_log(&self) {
         self.state.clear_request_log();
+    }
+
+    /// What the request log, the counters and the attachment store hold, against their caps.
+    pub fn memory(&self) -> MemoryUse {
+        self.state.memory()
     }
 
     /// The active fault rules.
@@ -148,20 +155,21 @@ impl Admin {
         f(&self.state.db())
     }
 
-    /// Run `f` with the database locked for writing.
+    /// Run `f` with the database locked for writing. Changes made here are not logged: with a
+    /// data directory they reach the disk with the next snapshot ([`Admin::persist`],
+    /// shutdown, or a periodic one).
     pub fn write_db<R>(&self, f: impl FnOnce(&mut Db) -> R) -> R {
         f(&mut self.state.db_mut())
     }
 
-    /// Save the state to the data directory now (a no-op without one).
+    /// Write a snapshot to the data directory now and drop the log it covers (a no-op
+    /// without a data directory). Writes through the HTTP APIs are on disk anyway; this also
+    /// saves changes made with [`Admin::write_db`], which are not logged.
     ///
     /// # Errors
     /// [`Error::Data`] when writing fails.
     pub fn persist(&self) -> Result<(), Error> {
-        match &self.state.config.data_dir {
-            Some(dir) => super::persist::save(&self.state, dir),
-            None => Ok(()),
-        }
+        super::data_dir::compact(&self.state)
     }
 }
 
@@ -239,6 +247,7 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                 admin.clear_request_log();
                 ok()
             }
+            (Method::GET, "memory") => to_json(serde_json::to_value(admin.memory())),
             (Method::GET, "faults") => to_json(serde_json::to_value(admin.faults())),
             (Method::PUT, "faults") => {
                 admin.set_faults(body(req).await?);

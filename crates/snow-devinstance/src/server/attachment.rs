@@ -7,9 +7,9 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::respond::{self, Resp};
-use super::service::Req;
-use super::table::{db_error, effective_query, eval_ctx};
+use super::blobs::PutError;
+use super::request::Req;
+use super::respond::{self, Resp, db_error};
 use crate::db::{DisplayValue, RenderOpts};
 
 pub(crate) async fn handle(req: &mut Req, segments: &[&str]) -> Resp {
@@ -21,8 +21,8 @@ pub(crate) async fn handle(req: &mut Req, segments: &[&str]) -> Resp {
             Some(meta) => respond::result(StatusCode::OK, &Value::Object(meta)),
             None => respond::no_record(),
         },
-        (Method::GET | Method::HEAD, [id, "file"]) => download(req, id),
-        (Method::DELETE, [id]) => delete(req, id),
+        (Method::GET | Method::HEAD, [id, "file"]) => download(req, id).await,
+        (Method::DELETE, [id]) => delete(req, id).await,
         (Method::PATCH, [id]) => rename(req, id).await,
         _ => respond::method_not_allowed(),
     }
@@ -78,8 +78,8 @@ fn list(req: &Req) -> Resp {
         n => n,
     };
     let offset = req.params.number("sysparm_offset", 0);
-    let query = effective_query(req);
-    let ctx = eval_ctx(req);
+    let query = req.effective_query();
+    let ctx = req.eval_ctx();
     let db = req.state.db();
     let listing = match db.list("sys_attachment", &query, &ctx, offset, limit) {
         Ok(l) => l,
@@ -123,7 +123,7 @@ async fn upload_raw(req: &mut Req) -> Resp {
         Ok(b) => b,
         Err(r) => return r,
     };
-    store(req, &table, &record, &file_name, &content_type, data)
+    store(req, &table, &record, &file_name, &content_type, data).await
 }
 
 async fn upload_multipart(req: &mut Req) -> Resp {
@@ -190,10 +190,10 @@ async fn upload_multipart(req: &mut Req) -> Resp {
     } else {
         file_name
     };
-    store(req, &table, &record, &file_name, &ct, bytes)
+    store(req, &table, &record, &file_name, &ct, bytes).await
 }
 
-fn store(
+async fn store(
     req: &Req,
     table: &str,
     record: &str,
@@ -228,16 +228,46 @@ fn store(
     ] {
         fields.insert(k.to_owned(), Value::String(v.to_owned()));
     }
-    let ctx = eval_ctx(req);
-    let sys_id = match req.state.db_mut().insert("sys_attachment", &fields, &ctx) {
-        Ok(rec) => rec.sys_id().to_owned(),
-        Err(e) => return db_error(&e),
+    // The bytes are stored (on disk: synced) first, under a sys_id reserved for the record;
+    // then the metadata record is made and logged. A crash in between leaves only a file no
+    // record refers to, removed at the next start.
+    let sys_id = req.state.db_mut().reserve_sys_id();
+    fields.insert("sys_id".to_owned(), Value::String(sys_id.clone()));
+    if let Err(e) = req.state.blobs.put(&sys_id, data).await {
+        return match e {
+            PutError::Full { .. } => {
+                respond::bad_request("Failed to create the attachment", &e.to_string())
+            }
+            PutError::Io(_) => respond::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Exception while executing request",
+                Some(&e.to_string()),
+            ),
+        };
+    }
+    let ctx = req.eval_ctx();
+    let logged = {
+        let mut db = req.state.db_mut();
+        match db.insert("sys_attachment", &fields, &ctx) {
+            Ok(rec) if rec.sys_id() == sys_id => Ok(req.state.log_changes(&db, &[&sys_id])),
+            Ok(_) => Err(respond::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Exception while executing request: null",
+                Some("The reserved attachment sys_id was not used"),
+            )),
+            Err(e) => Err(db_error(&e)),
+        }
     };
-    req.state
-        .blobs
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(sys_id.clone(), data);
+    let ticket = match logged {
+        Ok(t) => t,
+        Err(r) => {
+            req.state.blobs.remove(&[sys_id]).await;
+            return r;
+        }
+    };
+    if let Err(r) = req.durable(ticket).await {
+        return r;
+    }
     let Some(meta) = metadata(req, &sys_id) else {
         return respond::no_record();
     };
@@ -279,18 +309,11 @@ fn ascii_json(json: &str) -> String {
     out
 }
 
-fn download(req: &Req, sys_id: &str) -> Resp {
+async fn download(req: &Req, sys_id: &str) -> Resp {
     let Some(meta) = metadata(req, sys_id) else {
         return respond::no_record();
     };
-    let data = req
-        .state
-        .blobs
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(sys_id)
-        .cloned()
-        .unwrap_or_default();
+    let data = req.state.blobs.get(sys_id).await.unwrap_or_default();
     let str_of = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let file_name = str_of("file_name");
     let content_type = match str_of("content_type") {
@@ -332,21 +355,24 @@ fn target_table(req: &Req, sys_id: &str) -> Option<String> {
     Some(rec.get("table_name").unwrap_or_default().to_owned())
 }
 
-fn delete(req: &Req, sys_id: &str) -> Resp {
+async fn delete(req: &Req, sys_id: &str) -> Resp {
     let Some(table) = target_table(req, sys_id) else {
         return respond::no_record();
     };
     if !req.caller_role().is_some_and(|r| r.can_write_table(&table)) {
         return respond::acl("Delete");
     }
-    if let Err(e) = req.state.db_mut().delete("sys_attachment", sys_id) {
-        return db_error(&e);
+    let ticket = {
+        let mut db = req.state.db_mut();
+        if let Err(e) = db.delete("sys_attachment", sys_id) {
+            return db_error(&e);
+        }
+        req.state.log_changes(&db, &[sys_id])
+    };
+    if let Err(r) = req.durable(ticket).await {
+        return r;
     }
-    req.state
-        .blobs
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(sys_id);
+    req.state.blobs.remove(&[sys_id.to_owned()]).await;
     respond::empty(StatusCode::NO_CONTENT)
 }
 
@@ -357,7 +383,7 @@ async fn rename(req: &mut Req, sys_id: &str) -> Resp {
     if !req.caller_role().is_some_and(|r| r.can_write_table(&table)) {
         return respond::acl("Update");
     }
-    let fields = match super::table::json_object(req).await {
+    let fields = match req.json_object().await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -366,13 +392,16 @@ async fn rename(req: &mut Req, sys_id: &str) -> Resp {
     };
     let mut update = Map::new();
     update.insert("file_name".into(), Value::String(name.clone()));
-    let ctx = eval_ctx(req);
-    match req
-        .state
-        .db_mut()
-        .update("sys_attachment", sys_id, &update, &ctx)
-    {
-        Ok(_) => respond::empty(StatusCode::NO_CONTENT),
-        Err(e) => db_error(&e),
+    let ctx = req.eval_ctx();
+    let ticket = {
+        let mut db = req.state.db_mut();
+        if let Err(e) = db.update("sys_attachment", sys_id, &update, &ctx) {
+            return db_error(&e);
+        }
+        req.state.log_changes(&db, &[sys_id])
+    };
+    match req.durable(ticket).await {
+        Ok(()) => respond::empty(StatusCode::NO_CONTENT),
+        Err(r) => r,
     }
 }

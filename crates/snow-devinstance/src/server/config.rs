@@ -161,9 +161,11 @@ pub struct DevConfig {
     pub seed: u64,
     /// Serve HTTPS with a certificate generated at start.
     pub tls: bool,
-    /// Directory to load state from at start and save it to on shutdown.
+    /// Directory the state lives in: every acknowledged write is logged there before it is
+    /// answered, and a snapshot is written at start, at shutdown and periodically.
     pub data_dir: Option<PathBuf>,
-    /// Save state to `data_dir` this often as well (not only on shutdown).
+    /// Also write a snapshot to `data_dir` this often (not only at shutdown or when the log
+    /// grows past `compact_log_bytes`).
     pub persist_every: Option<Duration>,
     /// Access-token lifetime.
     pub access_token_ttl: Duration,
@@ -177,12 +179,21 @@ pub struct DevConfig {
     pub max_body_bytes: usize,
     /// Largest accepted attachment upload.
     pub max_attachment_bytes: usize,
+    /// Most attachment bytes stored in all (in memory, or on disk with `data_dir`); uploads
+    /// past it are refused.
+    pub max_attachment_total_bytes: usize,
+    /// With `data_dir`: compact (write a snapshot, drop the log) once the log holds this many
+    /// bytes.
+    pub compact_log_bytes: u64,
     /// Faults active from the start.
     pub faults: Vec<FaultRule>,
     /// Rate-limit rules active from the start.
     pub rate_limits: Vec<RateLimitRule>,
     /// Requests kept in the request log (oldest dropped first).
     pub request_log_capacity: usize,
+    /// Bytes the request log may hold (oldest entries dropped first; see
+    /// [`crate::LoggedRequest`] for the bound on one entry).
+    pub request_log_max_bytes: usize,
 }
 
 impl Default for DevConfig {
@@ -205,9 +216,12 @@ impl Default for DevConfig {
             oauth: OAuthClientConfig::default(),
             max_body_bytes: 10 * 1024 * 1024,
             max_attachment_bytes: 64 * 1024 * 1024,
+            max_attachment_total_bytes: 256 * 1024 * 1024,
+            compact_log_bytes: 64 * 1024 * 1024,
             faults: Vec::new(),
             rate_limits: Vec::new(),
             request_log_capacity: 10_000,
+            request_log_max_bytes: 16 * 1024 * 1024,
         }
     }
 }

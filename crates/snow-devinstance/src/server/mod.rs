@@ -3,18 +3,27 @@
 mod admin;
 mod attachment;
 mod auth;
+mod blobs;
 mod body;
 pub(crate) mod config;
+mod data_dir;
 pub(crate) mod faults;
+mod finish;
+mod gzip;
+pub(crate) mod introspect;
 mod oauth;
 mod params;
-mod persist;
+mod pipeline;
+mod redact;
+mod request;
 mod respond;
+mod router;
 mod service;
 pub(crate) mod state;
 mod table;
 mod tls;
 mod tokens;
+mod wal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -103,21 +112,19 @@ impl DevInstance {
         };
         let scheme = if config.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://{addr}");
-        let (db, blobs) = match &config.data_dir {
-            Some(dir) => match persist::load(dir)? {
-                Some(loaded) => loaded,
-                None => (
-                    crate::db::Db::new_seeded(config.seed, config.records),
-                    Default::default(),
-                ),
-            },
+        let (db, blobs, journal) = match &config.data_dir {
+            Some(dir) => {
+                let opened = data_dir::open(&config, dir)?;
+                (opened.db, opened.blobs, Some(opened.journal))
+            }
             None => (
                 crate::db::Db::new_seeded(config.seed, config.records),
-                Default::default(),
+                blobs::Blobs::in_memory(config.max_attachment_total_bytes as u64),
+                None,
             ),
         };
         let persist_every = config.persist_every;
-        let state = Arc::new(State::new(config, base_url, db, blobs));
+        let state = Arc::new(State::new(config, base_url, db, blobs, journal));
         let (stop, stop_rx) = watch::channel(false);
         let acceptor = generated
             .as_ref()
@@ -128,15 +135,10 @@ impl DevInstance {
             acceptor,
             stop_rx.clone(),
         ));
-        let saver = persist_every.and_then(|every| {
-            let dir = state.config.data_dir.clone()?;
-            Some(tokio::spawn(persist::periodic(
-                state.clone(),
-                dir,
-                every,
-                stop_rx,
-            )))
-        });
+        let saver = state
+            .journal
+            .is_some()
+            .then(|| tokio::spawn(data_dir::compactor(state.clone(), persist_every, stop_rx)));
         Ok(DevInstance {
             state,
             addr,
@@ -168,7 +170,7 @@ impl DevInstance {
     }
 
     /// Stop accepting, let open connections finish their current requests (at most a few
-    /// seconds), and save the state to the data directory if one is configured.
+    /// seconds), and write a snapshot to the data directory if one is configured.
     pub async fn shutdown(mut self) -> Result<(), Error> {
         let _ = self.stop.send(true);
         if let Some(accept) = self.accept.take() {
@@ -177,8 +179,18 @@ impl DevInstance {
         if let Some(saver) = self.saver.take() {
             let _ = saver.await;
         }
-        if let Some(dir) = &self.state.config.data_dir {
-            persist::save(&self.state, dir)?;
+        if let Some(journal) = &self.state.journal {
+            let state = self.state.clone();
+            let compacted = tokio::task::spawn_blocking(move || data_dir::compact(&state))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::Data {
+                        path: self.state.config.data_dir.clone().unwrap_or_default(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                });
+            journal.close();
+            compacted?;
         }
         Ok(())
     }

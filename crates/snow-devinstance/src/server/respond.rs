@@ -4,9 +4,14 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 
+use crate::db::DbError;
+
 pub(crate) type Resp = Response<Bytes>;
 
 pub(crate) const JSON: &str = "application/json;charset=UTF-8";
+
+/// The `detail` ServiceNow gives with an unhandled exception or a cancelled transaction.
+pub(crate) const DEBUG_HINT: &str = "Check logs for error trace or enable glide.rest.debug property to verify REST request processing";
 
 /// A JSON string literal (quotes and escapes included).
 pub(crate) fn quote(s: &str) -> String {
@@ -99,6 +104,24 @@ pub(crate) fn acl(operation: &str) -> Resp {
             "ACL Exception {operation} Failed due to security constraints"
         )),
     )
+}
+
+/// The response for a database error: 400 `Invalid table`, 404, 400 `Invalid query` or
+/// `Invalid field value`, else 500.
+pub(crate) fn db_error(e: &DbError) -> Resp {
+    match e {
+        DbError::InvalidTable(t) => invalid_table(t),
+        DbError::NotFound => no_record(),
+        DbError::InvalidQuery(m) => bad_request("Invalid query", m),
+        DbError::InvalidField { field, reason } => {
+            bad_request("Invalid field value", &format!("{field}: {reason}"))
+        }
+        other => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Exception while executing request: null",
+            Some(&other.to_string()),
+        ),
+    }
 }
 
 pub(crate) fn bad_request(message: &str, detail: &str) -> Resp {

@@ -1,85 +1,29 @@
 //! The state shared by every connection of one instance.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-
+use super::blobs::Blobs;
 use super::config::{DevConfig, DevUser};
+use super::data_dir::Journal;
 use super::faults::Faults;
+use super::introspect::{CounterSet, Counters, LoggedRequest, MemoryUse, RequestLog};
 use super::tokens::Tokens;
+use super::wal::Ticket;
 use crate::db::Db;
-
-/// Distinct paths counted one by one; the rest are counted together.
-const MAX_COUNTED_PATHS: usize = 10_000;
-
-/// The counter key under which paths beyond the first 10,000 distinct ones are counted.
-pub const OTHER_PATHS: &str = "<other>";
-
-/// Request and token-grant counts since start (or the last reset).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Path → status code → number of responses (after 10,000 distinct paths, further new
-    /// paths are counted under [`OTHER_PATHS`]). Status 0 means the connection was dropped
-    /// by an injected fault.
-    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
-    /// Grant type (`password`, `refresh_token`, `client_credentials`, `jwt_bearer`) → tokens issued.
-    pub token_grants: BTreeMap<String, u64>,
-}
-
-impl Counters {
-    /// Responses with `status` on `path`.
-    pub fn requests_with(&self, path: &str, status: u16) -> u64 {
-        self.requests
-            .get(path)
-            .and_then(|m| m.get(&status))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// All responses on `path`.
-    pub fn requests_to(&self, path: &str) -> u64 {
-        self.requests
-            .get(path)
-            .map(|m| m.values().sum())
-            .unwrap_or(0)
-    }
-
-    /// Tokens issued through `grant` (`password`, `refresh_token`, `client_credentials`, `jwt_bearer`).
-    pub fn grants(&self, grant: &str) -> u64 {
-        self.token_grants.get(grant).copied().unwrap_or(0)
-    }
-}
-
-/// One request as the instance saw it, credentials redacted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path without the query.
-    pub path: String,
-    /// Raw query string (`x-sn-apikey` and `token` values redacted).
-    pub query: String,
-    /// Request headers; `authorization`, `cookie`, `x-sn-apikey` and the like are `<redacted>`.
-    pub headers: Vec<(String, String)>,
-    /// The authenticated user, if any.
-    pub user: Option<String>,
-    /// Status of the response.
-    pub status: u16,
-}
 
 pub(crate) struct State {
     pub(crate) config: DevConfig,
     pub(crate) base_url: String,
     db: RwLock<Db>,
-    pub(crate) blobs: RwLock<HashMap<String, Bytes>>,
+    pub(crate) blobs: Blobs,
+    /// The log of writes, with a data directory.
+    pub(crate) journal: Option<Journal>,
     pub(crate) tokens: Mutex<Tokens>,
     pub(crate) faults: Mutex<Faults>,
-    counters: Mutex<Counters>,
-    log: Mutex<VecDeque<LoggedRequest>>,
+    counters: Mutex<CounterSet>,
+    log: Mutex<RequestLog>,
     clock_skew_ms: AtomicI64,
     access_ttl_ms: AtomicI64,
     refresh_ttl_ms: AtomicI64,
@@ -103,24 +47,27 @@ impl State {
         config: DevConfig,
         base_url: String,
         db: Db,
-        blobs: HashMap<String, Bytes>,
+        blobs: Blobs,
+        journal: Option<Journal>,
     ) -> Self {
         let faults = Faults::new(
             config.seed,
             config.faults.clone(),
             config.rate_limits.clone(),
         );
+        let log = RequestLog::new(config.request_log_capacity, config.request_log_max_bytes);
         Self {
             access_ttl_ms: AtomicI64::new(ms(config.access_token_ttl)),
             refresh_ttl_ms: AtomicI64::new(ms(config.refresh_token_ttl)),
             config,
             base_url,
             db: RwLock::new(db),
-            blobs: RwLock::new(blobs),
+            blobs,
+            journal,
             tokens: Mutex::new(Tokens::default()),
             faults: Mutex::new(faults),
-            counters: Mutex::new(Counters::default()),
-            log: Mutex::new(VecDeque::new()),
+            counters: Mutex::new(CounterSet::default()),
+            log: Mutex::new(log),
             clock_skew_ms: AtomicI64::new(0),
             txn: AtomicU64::new(0x79ae_e3f5_2fa2),
         }
@@ -132,6 +79,16 @@ impl State {
 
     pub(crate) fn db_mut(&self) -> RwLockWriteGuard<'_, Db> {
         self.db.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs the current state of these records (put, or delete when gone); call it with the
+    /// database write lock held, right after changing them. Without a data directory the
+    /// ticket is ready at once.
+    pub(crate) fn log_changes(&self, db: &Db, sys_ids: &[&str]) -> Ticket {
+        match &self.journal {
+            Some(j) => j.record(db, sys_ids),
+            None => Ticket::ready(),
+        }
     }
 
     pub(crate) fn tokens(&self) -> MutexGuard<'_, Tokens> {
@@ -193,62 +150,61 @@ impl State {
         format!("{:012x}", n & 0xffff_ffff_ffff)
     }
 
+    fn counter_set(&self) -> MutexGuard<'_, CounterSet> {
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn log(&self) -> MutexGuard<'_, RequestLog> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn count_request(&self, path: &str, status: u16) {
-        let mut c = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        // Bounded: past MAX_COUNTED_PATHS distinct paths, new ones are counted under "<other>".
-        let key = if c.requests.len() >= MAX_COUNTED_PATHS && !c.requests.contains_key(path) {
-            OTHER_PATHS
-        } else {
-            path
-        };
-        *c.requests
-            .entry(key.to_owned())
-            .or_default()
-            .entry(status)
-            .or_default() += 1;
+        self.counter_set().count_request(path, status);
     }
 
     pub(crate) fn count_grant(&self, grant: &str) {
-        let mut c = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        *c.token_grants.entry(grant.to_owned()).or_default() += 1;
+        self.counter_set().count_grant(grant);
     }
 
     pub(crate) fn counters(&self) -> Counters {
-        self.counters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.counter_set().snapshot()
     }
 
     pub(crate) fn reset_counters(&self) {
-        *self.counters.lock().unwrap_or_else(PoisonError::into_inner) = Counters::default();
+        self.counter_set().reset();
     }
 
     pub(crate) fn log_request(&self, entry: LoggedRequest) {
-        let cap = self.config.request_log_capacity;
-        if cap == 0 {
-            return;
-        }
-        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        while log.len() >= cap {
-            log.pop_front();
-        }
-        log.push_back(entry);
+        self.log().push(entry);
     }
 
     pub(crate) fn request_log(&self) -> Vec<LoggedRequest> {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect()
+        self.log().entries()
     }
 
     pub(crate) fn clear_request_log(&self) {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.log().clear();
+    }
+
+    /// What the request log, the counters and the attachment store hold.
+    pub(crate) fn memory(&self) -> MemoryUse {
+        let (request_log_entries, request_log_bytes, request_log_max_bytes) = {
+            let log = self.log();
+            (log.len(), log.bytes(), log.max_bytes())
+        };
+        let (counted_paths, counters_bytes) = {
+            let c = self.counter_set();
+            (c.paths(), c.accounted_bytes())
+        };
+        MemoryUse {
+            request_log_entries,
+            request_log_bytes,
+            request_log_max_bytes,
+            counted_paths,
+            counters_bytes,
+            attachment_bytes: self.blobs.total(),
+            attachment_max_bytes: self.blobs.cap(),
+            attachments_on_disk: self.blobs.on_disk_mode(),
+        }
     }
 }

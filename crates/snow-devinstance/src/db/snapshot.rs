@@ -1,4 +1,5 @@
-//! The whole database as JSON, for the data directory.
+//! The snapshot format: the whole database as one JSON document (`db.json` in the data
+//! directory).
 //!
 //! ```json
 //! {"format":"snow-devinstance-db/1","id_state":"…","counters":{"INC":10042},
