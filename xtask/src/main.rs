@@ -1,18 +1,27 @@
 //! `cargo xtask <command>`: project automation for snow, with no dependencies beyond std.
 //!
-//! - `ci`: everything CI checks, in the order a failure is cheapest to find: formatting, lints,
-//!   the whole test suite (unit, integration, end-to-end, doc tests), the dependency rules,
-//!   packaging, and the peer check that runs pysnow against the dev instance.
+//! - `ci`: everything CI checks, in the order a failure is cheapest to find: formatting, the
+//!   dependency rules and `rust-version` (from `cargo metadata`), lints of the whole workspace
+//!   and of every feature set a user can pick, the docs, the whole test suite (unit,
+//!   integration, end-to-end, doc tests), the peer check that runs pysnow against the dev
+//!   instance, and packaging with verification. It prints each step's time and the total.
 //! - `demo`: the main job until the `snow` command exists: start a dev instance and run the
 //!   quick-start example against it.
 //! - `peer`: only the pysnow peer check.
+//! - `rules`: only the dependency rules and the `rust-version` check.
 //! - `bench [--quick]`: the benchmarks of `docs/benchmarks.md` (see `bench.rs`).
 
 mod bench;
+mod json;
+mod metadata;
+mod package;
+mod rules;
 
+use metadata::Workspace;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::Mutex;
 use std::time::Instant;
 
 fn main() -> ExitCode {
@@ -21,14 +30,17 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("demo") => demo(),
         Some("peer") => peer(false),
+        Some("rules") => Workspace::load().and_then(|ws| dependency_rules(&ws)),
         Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|peer|bench>");
+            eprintln!("usage: cargo xtask <ci|demo|peer|rules|bench>");
             eprintln!(
-                "  ci    formatting, clippy, every test, dependency rules, packaging, the pysnow peer check"
+                "  ci    formatting, dependency rules, clippy (every feature set), docs, every test,"
             );
+            eprintln!("        the pysnow peer check, packaging");
             eprintln!("  demo  start a dev instance and run the quick-start example against it");
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
+            eprintln!("  rules only the dependency rules and the rust-version check");
             eprintln!(
                 "  bench [--quick] [--reps N] [--big N]  serving and client-streaming benchmarks"
             );
@@ -60,23 +72,53 @@ fn cargo() -> Command {
     c
 }
 
-/// Run a command, echoing it and its duration; fail if it fails.
+/// Each finished step: its name, wall-clock seconds and, where the system tells, CPU seconds.
+static STEPS: Mutex<Vec<(String, f64, Option<f64>)>> = Mutex::new(Vec::new());
+
+/// CPU seconds used so far by the child processes this one has waited for (Linux only).
+/// On a shared machine this says more about a step's cost than its wall-clock time.
+fn children_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces; the
+    // children's user and system times are fields 16 and 17, in clock ticks (100 a second).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Run a step, echoing its duration and recording it for the summary.
+fn timed<T>(step: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let start = Instant::now();
+    let cpu_start = children_cpu_secs();
+    let result = f();
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = children_cpu_secs()
+        .zip(cpu_start)
+        .map(|(end, start)| end - start);
+    eprintln!(
+        "<== {step}: {} in {secs:.1}s",
+        if result.is_ok() { "ok" } else { "FAILED" },
+    );
+    if let Ok(mut steps) = STEPS.lock() {
+        steps.push((step.to_owned(), secs, cpu));
+    }
+    result
+}
+
+/// Run a command as a step, echoing it and its duration; fail if it fails.
 fn run(step: &str, cmd: &mut Command) -> Result {
     eprintln!("\n==> {step}: {cmd:?}");
-    let start = Instant::now();
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{step}: could not start: {e}"))?;
-    eprintln!(
-        "<== {step}: {} in {:.1}s",
-        if status.success() { "ok" } else { "FAILED" },
-        start.elapsed().as_secs_f64()
-    );
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{step} failed ({status})"))
-    }
+    timed(step, || {
+        let status = cmd
+            .status()
+            .map_err(|e| format!("{step}: could not start: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{step} failed ({status})"))
+        }
+    })
 }
 
 fn has_nextest() -> bool {
@@ -90,6 +132,12 @@ fn has_nextest() -> bool {
 fn ci() -> Result {
     let start = Instant::now();
     run("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    eprintln!("\n==> dependency rules and rust-version, from cargo metadata");
+    let ws = timed("dependency rules", || {
+        let ws = Workspace::load()?;
+        dependency_rules(&ws)?;
+        Ok(ws)
+    })?;
     run(
         "clippy",
         cargo().args([
@@ -102,6 +150,29 @@ fn ci() -> Result {
             "-D",
             "warnings",
         ]),
+    )?;
+    // Every feature set a user can pick builds and lints on its own. The libraries only:
+    // tests and examples are built with all features by the test step.
+    for (package, features) in rules::feature_combinations(&ws) {
+        run(
+            &format!("clippy {package} {}", features.join(" ")),
+            cargo()
+                .args(["clippy", "--locked", "-p", &package])
+                .args(&features)
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
+    run(
+        "docs",
+        cargo()
+            .args([
+                "doc",
+                "--workspace",
+                "--no-deps",
+                "--all-features",
+                "--locked",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     if has_nextest() {
         run(
@@ -134,21 +205,16 @@ fn ci() -> Result {
         "doc tests",
         cargo().args(["test", "--workspace", "--all-features", "--locked", "--doc"]),
     )?;
-    deny_dependency("reqwest")?;
-    deny_dependency("openssl-sys")?;
-    snow_core_is_http_free()?;
-    run(
-        "package",
-        cargo().args([
-            "package",
-            "--workspace",
-            "--locked",
-            "--no-verify",
-            "--allow-dirty",
-            "--quiet",
-        ]),
-    )?;
+    // Right after the tests, whose build of the dev instance binary it reuses.
     peer(true)?;
+    package::package(&ws)?;
+    eprintln!("\nci: step times");
+    for (step, secs, cpu) in STEPS.lock().map(|s| s.clone()).unwrap_or_default() {
+        match cpu {
+            Some(cpu) => eprintln!("  {secs:7.1}s  (CPU {cpu:7.1}s)  {step}"),
+            None => eprintln!("  {secs:7.1}s  {step}"),
+        }
+    }
     eprintln!(
         "\nci: all checks passed in {:.0}s",
         start.elapsed().as_secs_f64()
@@ -156,52 +222,15 @@ fn ci() -> Result {
     Ok(())
 }
 
-/// `cargo tree -i NAME` must find nothing in the workspace.
-fn deny_dependency(name: &str) -> Result {
-    let out = cargo()
-        .args([
-            "tree",
-            "--workspace",
-            "--all-features",
-            "--locked",
-            "-e",
-            "normal,build,dev",
-            "-i",
-            name,
-        ])
-        .output()
-        .map_err(|e| format!("cargo tree: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if out.status.success() && !stdout.trim().is_empty() {
-        return Err(format!("{name} is in the dependency tree:\n{stdout}"));
+/// The layering rules of `docs/architecture.md` and the truth of `rust-version`.
+fn dependency_rules(ws: &Workspace) -> Result {
+    let layering = rules::layering(ws);
+    let rust_version = rules::rust_version(ws);
+    match (layering, rust_version) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(format!("{a}\n{b}")),
     }
-    eprintln!("==> dependency rule: no {name} anywhere: ok");
-    Ok(())
-}
-
-/// snow-core must stay free of hyper, tower and tokio (tokio is allowed only for its own tests).
-fn snow_core_is_http_free() -> Result {
-    let out = cargo()
-        .args([
-            "tree",
-            "-p",
-            "snow-core",
-            "--locked",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-        ])
-        .output()
-        .map_err(|e| format!("cargo tree: {e}"))?;
-    let tree = String::from_utf8_lossy(&out.stdout);
-    for banned in ["hyper ", "tower ", "tokio "] {
-        if tree.lines().any(|l| l.starts_with(banned)) {
-            return Err(format!("snow-core depends on {}", banned.trim()));
-        }
-    }
-    eprintln!("==> dependency rule: snow-core has no hyper, tower or tokio: ok");
-    Ok(())
 }
 
 fn peer(reuse_binary: bool) -> Result {

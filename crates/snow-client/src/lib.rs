@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //! A ServiceNow REST client: Table, Attachment and any other API, typed records, a safe
 //! encoded-query builder and streaming pages — over any transport and any authenticator.
 //!

@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //! The HTTP transport for snow, the ServiceNow REST toolkit: hyper, rustls and a tower stack with
 //! retry, timeouts, limits and authentication.
 //!
