@@ -8,3 +8,6 @@ pub mod writing_an_authenticator {}
 
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+#[doc = include_str!("../../docs/from-pysnow.md")]
+pub mod from_pysnow {}
