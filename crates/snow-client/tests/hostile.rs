@@ -448,3 +448,35 @@ async fn credentials_echoed_by_the_server_never_reach_an_error() {
         assert!(!chain_text(&e).contains(token), "{}", chain_text(&e));
     }
 }
+
+#[tokio::test]
+async fn a_stream_of_endless_slow_pages_ends_at_the_callers_bound() {
+    // Every page is full and new (sys_ids keep increasing), each answered well within the
+    // per-request timeouts: only a bound on the whole run ends it.
+    let (c, _) = lying_server(|offset, limit, _| Page {
+        ids: honest(u64::MAX / 2, offset, limit),
+        total: None,
+    })
+    .await;
+    let mut s = c
+        .table("incident")
+        .list()
+        .page_size(10)
+        .no_count(true)
+        .timeout(Duration::from_secs(2))
+        .stream::<Record>();
+    let mut n = 0u64;
+    let err = loop {
+        match s.try_next().await {
+            Ok(Some(_)) => {
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(None) => panic!("an endless stream ended"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    // At most one record per 10 ms for 2 s (fewer on a busy machine), then the bound.
+    assert!((20..=200).contains(&n), "{n} records");
+}

@@ -687,4 +687,6 @@ impl<'a> RawResponse<'a> {
 }
 
 #[cfg(test)]
+mod prop;
+#[cfg(test)]
 mod tests;
