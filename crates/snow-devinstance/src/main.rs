@@ -45,6 +45,9 @@ struct Args {
     /// Most attachment bytes stored in all (in memory, or on disk with --data).
     #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
     max_attachment_total_bytes: usize,
+    /// Revoking an access token at /oauth_revoke_token.do also revokes its refresh token.
+    #[arg(long)]
+    revoke_refresh_with_access: bool,
     /// PEM public key (RSA or EC) that JWT-bearer assertions must be signed with.
     #[arg(long, value_name = "FILE")]
     jwt_public_key: Option<PathBuf>,
@@ -65,6 +68,7 @@ async fn main() -> ExitCode {
         max_attachment_total_bytes: args.max_attachment_total_bytes,
         ..DevConfig::default()
     };
+    config.oauth.revoke_refresh_with_access = args.revoke_refresh_with_access;
     if let Some(path) = &args.jwt_public_key {
         match std::fs::read_to_string(path) {
             Ok(pem) => config.oauth.jwt_public_key_pem = Some(pem),

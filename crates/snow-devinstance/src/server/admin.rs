@@ -12,6 +12,8 @@
 //! | `POST /__dev/revoke` | `{"user":"itil"}` or `{}` | expire the user's (or all) tokens |
 //! | `PUT /__dev/clock` | `{"skew_secs":n}` | shift the instance clock |
 //! | `POST /__dev/api_keys` | `{"user":"itil"}` | mint an API key → `{"result":{"key":…}}` |
+//! | `DELETE /__dev/api_keys` | `{"key":"…"}`, `{"user":"itil"}` or `{}` | revoke one key, a user's keys, or all → `{"result":{"revoked":n}}` |
+//! | `PUT /__dev/oauth_revocation` | `{"refresh_with_access":true}` | revoking an access token also revokes its refresh token |
 //! | `PUT /__dev/hibernate` | `{"on":true}` | hibernate every path (except `/__dev/`) |
 //! | `POST /__dev/persist` | | write a snapshot to the data directory now |
 
@@ -117,9 +119,29 @@ impl Admin {
         self.state.tokens().revoke_user(user)
     }
 
-    /// Expire one access or refresh token; returns whether it existed.
+    /// Expire one access or refresh token as `/oauth_revoke_token.do` does (a refresh token
+    /// takes its access tokens along; see [`Admin::set_revoke_refresh_with_access`]); returns
+    /// whether it existed.
     pub fn revoke_token(&self, token: &str) -> bool {
-        self.state.tokens().revoke(token)
+        let cascade = self.state.revoke_refresh_with_access();
+        self.state.tokens().revoke(token, cascade)
+    }
+
+    /// Whether revoking an access token also revokes the refresh token issued with it (and
+    /// so that refresh token's other access tokens). Starts as
+    /// `OAuthClientConfig::revoke_refresh_with_access` (off).
+    pub fn set_revoke_refresh_with_access(&self, on: bool) {
+        self.state.set_revoke_refresh_with_access(on);
+    }
+
+    /// Forget an API key: requests with it get 401 from now on. Returns whether it existed.
+    pub fn revoke_api_key(&self, key: &str) -> bool {
+        self.state.tokens().revoke_api_key(key)
+    }
+
+    /// Forget every API key of `user` (of everyone with `None`); returns how many.
+    pub fn revoke_api_keys(&self, user: Option<&str>) -> usize {
+        self.state.tokens().revoke_api_keys(user)
     }
 
     /// Shift the instance clock (token expiry, `sys_updated_on`, `javascript:` dates) by
@@ -182,6 +204,17 @@ struct TtlBody {
 #[derive(Deserialize)]
 struct UserBody {
     user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyBody {
+    key: Option<String>,
+    user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RevocationBody {
+    refresh_with_access: bool,
 }
 
 #[derive(Deserialize)]
@@ -292,6 +325,19 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                     }
                     Err(e) => respond::bad_request("Unknown user", &e.to_string()),
                 }
+            }
+            (Method::DELETE, "api_keys") => {
+                let b: KeyBody = body(req).await?;
+                let n = match (&b.key, &b.user) {
+                    (Some(key), _) => usize::from(admin.revoke_api_key(key)),
+                    (None, user) => admin.revoke_api_keys(user.as_deref()),
+                };
+                respond::result(StatusCode::OK, &json!({ "revoked": n }))
+            }
+            (Method::PUT, "oauth_revocation") => {
+                let b: RevocationBody = body(req).await?;
+                admin.set_revoke_refresh_with_access(b.refresh_with_access);
+                ok()
             }
             (Method::PUT, "hibernate") => {
                 let b: OnBody = body(req).await?;

@@ -1,6 +1,6 @@
 //! The state shared by every connection of one instance.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ pub(crate) struct State {
     counters: Mutex<CounterSet>,
     log: Mutex<RequestLog>,
     clock_skew_ms: AtomicI64,
+    revoke_refresh_with_access: AtomicBool,
     access_ttl_ms: AtomicI64,
     refresh_ttl_ms: AtomicI64,
     txn: AtomicU64,
@@ -56,6 +57,7 @@ impl State {
             config.rate_limits.clone(),
         );
         let log = RequestLog::new(config.request_log_capacity, config.request_log_max_bytes);
+        let cascade = config.oauth.revoke_refresh_with_access;
         Self {
             access_ttl_ms: AtomicI64::new(ms(config.access_token_ttl)),
             refresh_ttl_ms: AtomicI64::new(ms(config.refresh_token_ttl)),
@@ -69,6 +71,7 @@ impl State {
             counters: Mutex::new(CounterSet::default()),
             log: Mutex::new(log),
             clock_skew_ms: AtomicI64::new(0),
+            revoke_refresh_with_access: AtomicBool::new(cascade),
             txn: AtomicU64::new(0x79ae_e3f5_2fa2),
         }
     }
@@ -125,6 +128,15 @@ impl State {
 
     pub(crate) fn clock_skew_ms(&self) -> i64 {
         self.clock_skew_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether revoking an access token also revokes its refresh token.
+    pub(crate) fn revoke_refresh_with_access(&self) -> bool {
+        self.revoke_refresh_with_access.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_revoke_refresh_with_access(&self, on: bool) {
+        self.revoke_refresh_with_access.store(on, Ordering::Relaxed);
     }
 
     pub(crate) fn access_ttl_ms(&self) -> i64 {
