@@ -26,6 +26,10 @@ struct Args {
     /// Serve HTTPS with a freshly generated certificate.
     #[arg(long)]
     tls: bool,
+    /// Require TLS client certificates issued by the CA(s) in this PEM file (mutual TLS;
+    /// implies --tls).
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
     /// Write the CA certificate (PEM) that clients should trust to this file (with --tls).
     #[arg(long, value_name = "FILE")]
     ca_out: Option<PathBuf>,
@@ -69,6 +73,15 @@ async fn main() -> ExitCode {
         ..DevConfig::default()
     };
     config.oauth.revoke_refresh_with_access = args.revoke_refresh_with_access;
+    if let Some(path) = &args.client_ca {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => config.client_ca_pem = Some(pem),
+            Err(e) => {
+                eprintln!("snow-devinstance: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if let Some(path) = &args.jwt_public_key {
         match std::fs::read_to_string(path) {
             Ok(pem) => config.oauth.jwt_public_key_pem = Some(pem),

@@ -14,6 +14,7 @@
 //! | `POST /__dev/api_keys` | `{"user":"itil"}` | mint an API key → `{"result":{"key":…}}` |
 //! | `DELETE /__dev/api_keys` | `{"key":"…"}`, `{"user":"itil"}` or `{}` | revoke one key, a user's keys, or all → `{"result":{"revoked":n}}` |
 //! | `PUT /__dev/oauth_revocation` | `{"refresh_with_access":true}` | revoking an access token also revokes its refresh token |
+//! | `PUT /__dev/client_ca` | `{"pem":"-----BEGIN CERTIFICATE-----…"}` or `{"pem":null}` | require client certificates from that CA on new TLS connections, or stop |
 //! | `PUT /__dev/hibernate` | `{"on":true}` | hibernate every path (except `/__dev/`) |
 //! | `POST /__dev/persist` | | write a snapshot to the data directory now |
 
@@ -134,6 +135,21 @@ impl Admin {
         self.state.set_revoke_refresh_with_access(on);
     }
 
+    /// Require client certificates issued by a CA in `pem` on every new TLS connection
+    /// (mutual TLS), or stop requiring them with `None`. Connections already open are kept.
+    ///
+    /// # Errors
+    /// [`Error::Tls`] when the instance serves plain HTTP or the PEM holds no usable CA.
+    pub fn set_client_ca(&self, pem: Option<&str>) -> Result<(), Error> {
+        match &self.state.tls {
+            Some(tls) => tls.set_client_ca(pem),
+            None => Err(Error::Tls(
+                "the instance serves plain HTTP; start it with TLS to require client certificates"
+                    .to_owned(),
+            )),
+        }
+    }
+
     /// Forget an API key: requests with it get 401 from now on. Returns whether it existed.
     pub fn revoke_api_key(&self, key: &str) -> bool {
         self.state.tokens().revoke_api_key(key)
@@ -210,6 +226,11 @@ struct UserBody {
 struct KeyBody {
     key: Option<String>,
     user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClientCaBody {
+    pem: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -338,6 +359,13 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                 let b: RevocationBody = body(req).await?;
                 admin.set_revoke_refresh_with_access(b.refresh_with_access);
                 ok()
+            }
+            (Method::PUT, "client_ca") => {
+                let b: ClientCaBody = body(req).await?;
+                match admin.set_client_ca(b.pem.as_deref()) {
+                    Ok(()) => ok(),
+                    Err(e) => respond::bad_request("Invalid client CA", &e.to_string()),
+                }
             }
             (Method::PUT, "hibernate") => {
                 let b: OnBody = body(req).await?;

@@ -171,6 +171,9 @@ pub struct DevConfig {
     pub seed: u64,
     /// Serve HTTPS with a certificate generated at start.
     pub tls: bool,
+    /// PEM of the CA certificate(s) client certificates must be issued by: the TLS listener
+    /// then requires a client certificate and verifies it (mutual TLS). Implies `tls`.
+    pub client_ca_pem: Option<String>,
     /// Directory the state lives in: every acknowledged write is logged there before it is
     /// answered, and a snapshot is written at start, at shutdown and periodically.
     pub data_dir: Option<PathBuf>,
@@ -214,6 +217,7 @@ impl Default for DevConfig {
             records: 1000,
             seed: 1,
             tls: false,
+            client_ca_pem: None,
             data_dir: None,
             persist_every: None,
             access_token_ttl: Duration::from_secs(1800),

@@ -9,6 +9,7 @@ use super::config::{DevConfig, DevUser};
 use super::data_dir::Journal;
 use super::faults::Faults;
 use super::introspect::{CounterSet, Counters, LoggedRequest, MemoryUse, RequestLog};
+use super::tls::Tls;
 use super::tokens::Tokens;
 use super::wal::Ticket;
 use crate::db::Db;
@@ -20,6 +21,8 @@ pub(crate) struct State {
     pub(crate) blobs: Blobs,
     /// The log of writes, with a data directory.
     pub(crate) journal: Option<Journal>,
+    /// The TLS identity and acceptor, when serving HTTPS.
+    pub(crate) tls: Option<Tls>,
     pub(crate) tokens: Mutex<Tokens>,
     pub(crate) faults: Mutex<Faults>,
     counters: Mutex<CounterSet>,
@@ -50,6 +53,7 @@ impl State {
         db: Db,
         blobs: Blobs,
         journal: Option<Journal>,
+        tls: Option<Tls>,
     ) -> Self {
         let faults = Faults::new(
             config.seed,
@@ -66,6 +70,7 @@ impl State {
             db: RwLock::new(db),
             blobs,
             journal,
+            tls,
             tokens: Mutex::new(Tokens::default()),
             faults: Mutex::new(faults),
             counters: Mutex::new(CounterSet::default()),
