@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use snow_devinstance::{DevConfig, DevInstance};
+use snow_devinstance::{DevConfig, DevInstance, RateLimitRule};
 
 /// A local ServiceNow-compatible instance for developing and testing integrations offline.
 #[derive(Debug, Parser)]
@@ -52,6 +52,11 @@ struct Args {
     /// Revoking an access token at /oauth_revoke_token.do also revokes its refresh token.
     #[arg(long)]
     revoke_refresh_with_access: bool,
+    /// A rate-limit rule, `[USER:]LIMIT[/WINDOW_SECS]`: `itil:60/10` allows itil 60 requests
+    /// per 10-second window, `500` every user 500 per hour. Repeatable; a user's own rule
+    /// wins over an all-users one.
+    #[arg(long = "rate-limit", value_name = "SPEC")]
+    rate_limits: Vec<RateLimitRule>,
     /// PEM public key (RSA or EC) that JWT-bearer assertions must be signed with.
     #[arg(long, value_name = "FILE")]
     jwt_public_key: Option<PathBuf>,
@@ -70,6 +75,7 @@ async fn main() -> ExitCode {
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
         max_attachment_total_bytes: args.max_attachment_total_bytes,
+        rate_limits: args.rate_limits,
         ..DevConfig::default()
     };
     config.oauth.revoke_refresh_with_access = args.revoke_refresh_with_access;

@@ -7,7 +7,7 @@
 //! | `GET /__dev/requests`, `DELETE` | | the request log; clear |
 //! | `GET /__dev/memory` | | what the request log, counters and attachments hold ([`MemoryUse`]) |
 //! | `GET /__dev/faults`, `PUT` (array), `POST` (one rule), `DELETE` | [`FaultRule`] JSON | list, replace, add, clear |
-//! | `PUT /__dev/rate_limits` | array of [`RateLimitRule`] | replace the rate-limit rules |
+//! | `GET /__dev/rate_limits`, `PUT` (array), `POST` (one rule), `DELETE` | [`RateLimitRule`] JSON | list, replace, add, clear the rate-limit rules |
 //! | `PUT /__dev/token_ttl` | `{"access_secs":n,"refresh_secs":n}` | token lifetimes for new tokens |
 //! | `POST /__dev/revoke` | `{"user":"itil"}` or `{}` | expire the user's (or all) tokens |
 //! | `PUT /__dev/clock` | `{"skew_secs":n}` | shift the instance clock |
@@ -105,9 +105,24 @@ impl Admin {
         faults.set_rules(rules);
     }
 
+    /// The rate-limit rules, with their sys_ids.
+    pub fn rate_limits(&self) -> Vec<RateLimitRule> {
+        self.state.faults().rate_limits.clone()
+    }
+
     /// Replace the rate-limit rules (windows start again).
     pub fn set_rate_limits(&self, rules: Vec<RateLimitRule>) {
         self.state.faults().set_rate_limits(rules);
+    }
+
+    /// Add one rate-limit rule (after the others: a user's first rule is the one applied).
+    pub fn add_rate_limit(&self, rule: RateLimitRule) {
+        self.state.faults().add_rate_limit(rule);
+    }
+
+    /// Remove every rate-limit rule.
+    pub fn clear_rate_limits(&self) {
+        self.state.faults().set_rate_limits(Vec::new());
     }
 
     /// Lifetimes of tokens issued from now on; `None` keeps the current one.
@@ -315,8 +330,17 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                 admin.clear_faults();
                 ok()
             }
+            (Method::GET, "rate_limits") => to_json(serde_json::to_value(admin.rate_limits())),
             (Method::PUT, "rate_limits") => {
                 admin.set_rate_limits(body(req).await?);
+                ok()
+            }
+            (Method::POST, "rate_limits") => {
+                admin.add_rate_limit(body(req).await?);
+                ok()
+            }
+            (Method::DELETE, "rate_limits") => {
+                admin.clear_rate_limits();
                 ok()
             }
             (Method::PUT, "token_ttl") => {
