@@ -37,7 +37,8 @@ struct Args {
     /// synced) before it is answered; a snapshot is written at start and shutdown.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Also write a snapshot every this many seconds (with --data).
+    /// Write a snapshot every this many seconds (with --data; without it, every five minutes
+    /// when anything was written).
     #[arg(long, value_name = "SECS")]
     persist_every: Option<u64>,
     /// Access-token lifetime in seconds.
