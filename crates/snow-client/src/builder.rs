@@ -199,14 +199,23 @@ impl ClientBuilder {
 
     /// Builds the client. Fails with the first invalid setting: the instance, a default
     /// parameter or header, a transport setting (TLS, proxy), or an OAuth setting.
-    pub fn build(mut self) -> Result<Client, Error> {
+    pub fn build(self) -> Result<Client, Error> {
         #[cfg(feature = "oauth")]
-        if let Some(settings) = self.oauth.take() {
-            return Ok(crate::OAuthClientBuilder::with_settings(self, settings)
-                .build()?
-                .into_client());
+        if self.oauth.is_some() {
+            return self.build_oauth();
         }
         let (transport, defaults) = self.into_parts()?;
         Ok(Client::with_defaults(transport, defaults))
+    }
+
+    /// The client of OAuth settings read from the environment.
+    #[cfg(feature = "oauth")]
+    fn build_oauth(mut self) -> Result<Client, Error> {
+        let settings = self.oauth.take();
+        let builder = match settings {
+            Some(settings) => crate::OAuthClientBuilder::with_settings(self, settings),
+            None => return self.build(),
+        };
+        Ok(builder.build()?.into_client())
     }
 }

@@ -119,6 +119,7 @@ impl Client {
     }
 
     /// The runtime its calls run on.
+    #[cfg(feature = "oauth")]
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.rt
     }
