@@ -11,3 +11,6 @@ pub mod readme {}
 
 #[doc = include_str!("../../docs/from-pysnow.md")]
 pub mod from_pysnow {}
+
+#[doc = include_str!("../../crates/snow-client/README.md")]
+pub mod client_readme {}

@@ -496,6 +496,58 @@ mod tests {
     }
 
     #[test]
+    fn defaults_fill_in_what_the_request_does_not_set() {
+        let mut defaults = Defaults::default();
+        defaults.param("x_a".into(), "default".into()).unwrap();
+        defaults.param("x_b".into(), "default".into()).unwrap();
+        defaults.header("x-h", "default").unwrap();
+        defaults.header("authorization", "Bearer secret").unwrap();
+        assert!(defaults.param("Sysparm_Limit".into(), "1".into()).is_err());
+        assert!(defaults.header("bad header", "x").is_err());
+
+        let mut req = ApiRequest::api(Method::GET, ["table", "incident"]);
+        req.add_param("x_a".into(), "mine".into());
+        req.add_header("x-h", "mine");
+        let req = req.with_defaults(&defaults).into_http(&instance()).unwrap();
+        assert_eq!(
+            req.uri().query(),
+            Some("x_a=mine&x_b=default"),
+            "the request's own value, then the defaults it does not set"
+        );
+        assert_eq!(req.headers()["x-h"], "mine");
+        assert!(req.headers()["authorization"].is_sensitive());
+
+        // A full URL keeps its own query; only the headers are added.
+        let uri: http::Uri = "https://acme.service-now.com/api/now/table/incident?sysparm_offset=5"
+            .parse()
+            .unwrap();
+        let req = ApiRequest::new(Method::GET, Target::Uri(uri))
+            .with_defaults(&defaults)
+            .into_http(&instance())
+            .unwrap();
+        assert_eq!(req.uri().query(), Some("sysparm_offset=5"));
+        assert_eq!(req.headers()["x-h"], "default");
+    }
+
+    #[test]
+    fn refused_extras_fail_the_request_when_sent() {
+        let mut req = ApiRequest::api(Method::GET, ["table", "incident"]);
+        req.add_param("sysparm_offset".into(), "5".into());
+        req.add_header("x-ok", "fine");
+        let e = req.into_http(&instance()).unwrap_err();
+        assert!(e.to_string().contains(".offset()"), "{e}");
+
+        let mut req = ApiRequest::api(Method::POST, ["table", "incident"]);
+        req.add_header("content-type", "application/json;charset=UTF-8");
+        let req = req
+            .json(Bytes::from_static(b"{}"))
+            .into_http(&instance())
+            .unwrap();
+        let types: Vec<_> = req.headers().get_all(CONTENT_TYPE).iter().collect();
+        assert_eq!(types, ["application/json;charset=UTF-8"]);
+    }
+
+    #[test]
     fn payloads_must_be_objects() {
         assert!(json_object_body(&serde_json::json!({"a": 1})).is_ok());
         for bad in [

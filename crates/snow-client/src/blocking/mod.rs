@@ -3,7 +3,8 @@
 //!
 //! [`Client`] mirrors [`snow_client::Client`](crate::Client): tables, lists (paging as an
 //! [`Iterator`]), writes, any API path, attachments and OAuth, with the same builders and
-//! setters; each call returns its result instead of a future. It is a thin layer: every call
+//! setters; each call returns its result instead of a future. Where the async client has
+//! `.await`, the blocking one has `.send()`; where it has `.stream()`, `.iter()`. It is a thin layer: every call
 //! runs the async client's own code on a Tokio runtime the client owns (one worker thread,
 //! started when the client is built, shut down when its last clone is dropped), as
 //! `reqwest::blocking` does. Nothing else is needed: no `#[tokio::main]`, no runtime of yours.
@@ -21,7 +22,7 @@
 //!     for r in incidents.list().page_size(500).iter::<Record>() {
 //!         println!("{}", r?.str("number").unwrap_or("?"));
 //!     }
-//!     let created: Record = incidents.create(&json!({"short_description": "Printer on fire"})).send()?;
+//!     let created = incidents.create(&json!({"short_description": "Printer on fire"})).send()?;
 //!     incidents.delete(created.sys_id().unwrap_or_default()).send()?;
 //!     # let _ = open;
 //!     Ok(())

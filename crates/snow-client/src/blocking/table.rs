@@ -22,8 +22,8 @@ use crate::{Error, Record, Retry};
 /// # fn demo(client: snow_client::blocking::Client) -> Result<(), snow_client::Error> {
 /// let incidents = client.table("incident");
 /// let r: Record = incidents.list().query(field("number").eq("INC0010001")).one()?;
-/// let updated: Record = incidents.update(r.sys_id().unwrap_or_default(), &json!({"state": "2"})).send()?;
-/// # let _ = updated; Ok(()) }
+/// incidents.update(r.sys_id().unwrap_or_default(), &json!({"state": "2"})).send()?;
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct Table {
@@ -192,9 +192,14 @@ impl WriteRequest {
         fn retry(retry: Retry);
     }
 
-    /// Sends the write and decodes the written record as `T` (a [`Record`]:
-    /// `let r: Record = table.create(&payload).send()?;`).
-    pub fn send<T: DeserializeOwned>(self) -> Result<T, Error> {
+    /// Sends the write: the written record (what `.await` gives in the async client).
+    pub fn send(self) -> Result<Record, Error> {
+        self.send_as()
+    }
+
+    /// Sends the write and decodes the written record as `T` (the async client's
+    /// [`send`](crate::table::WriteRequest::send)).
+    pub fn send_as<T: DeserializeOwned>(self) -> Result<T, Error> {
         self.rt.block_on(self.inner.send())
     }
 
