@@ -234,12 +234,18 @@ fn ci_steps() -> Result {
 
 /// The layering rules of `docs/architecture.md` and the truth of `rust-version`.
 fn dependency_rules(ws: &Workspace) -> Result {
-    let layering = rules::layering(ws);
-    let rust_version = rules::rust_version(ws);
-    match (layering, rust_version) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
-        (Err(a), Err(b)) => Err(format!("{a}\n{b}")),
+    let failures: Vec<String> = [
+        rules::layering(ws),
+        rules::rust_version(ws),
+        rules::licenses(ws),
+    ]
+    .into_iter()
+    .filter_map(std::result::Result::err)
+    .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
     }
 }
 
