@@ -49,15 +49,21 @@ mod body;
 mod client;
 mod error;
 pub mod layer;
+mod pacer;
 mod proxy;
+mod rate_limit;
 mod retry;
+mod stats;
+mod throttle;
 mod tls;
 mod transport;
 
 pub use body::{Body, DEFAULT_MAX_RESPONSE_BODY, ResponseBody};
 pub use error::{BuildError, TimeoutKind, TlsFailure, TransportError};
 pub use proxy::Proxy;
+pub use rate_limit::{Pacing, RateLimitConfig};
 pub use retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
+pub use stats::{RetryCounts, RetryReason, Stats};
 pub use tls::{Roots, TlsConfig};
 pub use transport::{
     DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, SnowService, Transport, TransportBuilder,
