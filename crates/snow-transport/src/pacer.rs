@@ -159,13 +159,13 @@ impl Pacer {
         }
     }
 
-    /// Wait until a request on `route` may go, given that it already waited `waited` for rate
-    /// limits. Fails with [`TransportError::RateLimited`] at once when its turn would come
+    /// Wait until a request on `route` may go, given that it already waited `already_waited`
+    /// for rate limits. Fails with [`TransportError::RateLimited`] at once when its turn would come
     /// after the cap on waiting.
     pub(crate) async fn admit(
         &self,
         route: &str,
-        waited: Duration,
+        already_waited: Duration,
     ) -> Result<Ticket, TransportError> {
         let rule = lock(&self.maps).routes.get(route).cloned();
         let Some(rule) = rule else {
@@ -175,14 +175,24 @@ impl Pacer {
             return Ok(in_flight(&rule.in_flight, Duration::ZERO));
         }
         let start = Instant::now();
-        let left = self.config.max_wait.saturating_sub(waited);
+        let left = self.config.max_wait.saturating_sub(already_waited);
         let deadline = start.checked_add(left);
-        let turn = match deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, rule.turn.lock()).await {
-                Ok(turn) => turn,
-                Err(_) => return Err(self.refusal(&rule, None)),
-            },
-            None => rule.turn.lock().await,
+        // Whether the request had to wait at all (for its turn or for a slot).
+        let mut waited = false;
+        let turn = match rule.turn.try_lock() {
+            Ok(turn) => turn,
+            Err(_) => {
+                waited = true;
+                match deadline {
+                    Some(deadline) => {
+                        match tokio::time::timeout_at(deadline, rule.turn.lock()).await {
+                            Ok(turn) => turn,
+                            Err(_) => return Err(self.refusal(&rule, None)),
+                        }
+                    }
+                    None => rule.turn.lock().await,
+                }
+            }
         };
         loop {
             let now = Instant::now();
@@ -191,10 +201,16 @@ impl Pacer {
             if deadline.is_some_and(|d| at > d) {
                 return Err(self.refusal(&rule, Some(at - now)));
             }
+            waited = true;
             tokio::time::sleep_until(at).await;
         }
         drop(turn);
-        Ok(in_flight(&rule.in_flight, start.elapsed()))
+        let waited = if waited {
+            start.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        Ok(in_flight(&rule.in_flight, waited))
     }
 
     /// The error for a request whose turn would come after the cap.
