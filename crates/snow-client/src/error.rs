@@ -100,7 +100,10 @@ pub enum Error {
         /// The `X-Transaction-ID` response header.
         transaction_id: Option<String>,
     },
-    /// HTTP 429: a rate-limit rule or a full request queue.
+    /// HTTP 429: a rate-limit rule or a full request queue. Also what the transport returns
+    /// instead of waiting past its cap for a rate-limit rule's window
+    /// ([`RateLimitConfig::max_wait`](snow_transport::RateLimitConfig::max_wait)); `message`
+    /// then gives the wait and the cap.
     #[error("ServiceNow refused the request with HTTP 429 ({}){}{}; slow down and retry later",
         if rule.is_some() || limit.is_some() { "a rate-limit rule" } else { "rate limit or full request queue" },
         retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
