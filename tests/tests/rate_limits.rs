@@ -3,17 +3,14 @@
 //! capture of a run. The dev instance keeps real time (its clock cannot be paused), so the
 //! paced exports use a short window; `pacing.rs` runs the 10-second window on a paused clock.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use snow_basic::BasicAuth;
 use snow_client::query::field;
 use snow_client::{Client, Error, Record};
 use snow_devinstance::{DevConfig, DevInstance, FaultKind, FaultRule, RateLimitRule, Trigger};
+use snow_test_support::{Capture, assert_no_secret};
 use snow_transport::{Pacing, RateLimitConfig, RetryConfig, Transport};
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::FmtSpan;
 
 const T: &str = "/api/now/table/incident";
 const RULE: &str = "9d3f2e1c0b4a59687766554433221100";
@@ -200,27 +197,6 @@ async fn a_capped_wait_is_a_typed_error_with_the_rule_and_its_reset() {
     dev.shutdown().await.unwrap();
 }
 
-/// Everything the subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_trace_capture_shows_spans_with_transaction_ids_and_no_secrets_or_query_values() {
     let dev = start(30).await;
@@ -228,16 +204,10 @@ async fn a_trace_capture_shows_spans_with_transaction_ids_and_no_secrets_or_quer
         .add_fault(FaultRule::new(FaultKind::Semaphore, Trigger::EveryNth { n: 2 }).path_prefix(T));
     let key = dev.admin().mint_api_key("itil").unwrap();
     let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .with_span_events(FmtSpan::CLOSE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install();
 
     let c = Client::api_key(dev.base_url(), key.clone()).unwrap();
-    let needle = "needle-7c1e5a";
+    let needle = "needle-7c1e5a9b3d";
     let found: Vec<Record> = c
         .table("incident")
         .list()
@@ -255,7 +225,7 @@ async fn a_trace_capture_shows_spans_with_transaction_ids_and_no_secrets_or_quer
         .await
         .unwrap();
 
-    let log = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let log = capture.text();
     assert!(
         log.contains("snow.request{method=GET path=/api/now/table/incident"),
         "{log}"
@@ -275,14 +245,9 @@ async fn a_trace_capture_shows_spans_with_transaction_ids_and_no_secrets_or_quer
         .map(|v| v.trim_matches('"'))
         .find(|v| v.len() >= 12 && v[..12].bytes().all(|b| b.is_ascii_hexdigit()));
     assert!(txn.is_some(), "{log}");
-    for secret in [
-        key.as_str(),
-        needle,
-        "sysparm_query",
-        "Basic aXRpbDppdGls",
-        "x-sn-apikey",
-    ] {
-        assert!(!log.contains(secret), "{secret} in the log");
+    assert_no_secret(&log, &[key.clone(), needle.to_owned()]);
+    for text in ["sysparm_query", "Basic aXRpbDppdGls", "x-sn-apikey"] {
+        assert!(!log.contains(text), "{text} in the log");
     }
     eprintln!("TRACE capture: {} lines", log.lines().count());
     dev.shutdown().await.unwrap();

@@ -4,62 +4,22 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{reply, serve};
 use http::Request;
 use snow_basic::{ApiKey, BasicAuth};
+use snow_test_support::{Capture, assert_no_secret};
 use snow_transport::{Body, RetryConfig, Transport};
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::FmtSpan;
 
-/// Everything the subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-fn capture(level: tracing::Level) -> (Capture, tracing::subscriber::DefaultGuard) {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .with_span_events(FmtSpan::CLOSE)
-        .finish();
-    (capture, tracing::subscriber::set_default(subscriber))
-}
-
-const PASSWORD: &str = "pw-9f8e7d6c";
-const API_KEY: &str = "key-0a1b2c3d";
+const PASSWORD: &str = "pw-9f8e7d6c5b4a";
+const API_KEY: &str = "key-0a1b2c3d4e5f";
 const QUERY_VALUE: &str = "caller_secret_value";
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_trace_capture_shows_requests_and_attempts_with_transaction_ids_and_no_secrets() {
-    let (capture, _guard) = capture(tracing::Level::TRACE);
+    let capture = Capture::default();
+    let _guard = capture.install();
     let server = serve(|_, i| async move {
         let mut r = if i == 0 {
             reply(503, r#"{"error":{"message":"busy"}}"#)
@@ -151,15 +111,9 @@ async fn a_trace_capture_shows_requests_and_attempts_with_transaction_ids_and_no
     );
     assert!(log.contains("bytes_out=31"), "{log}");
     // Never a query value or a credential.
-    for secret in [
-        QUERY_VALUE,
-        PASSWORD,
-        API_KEY,
-        "sysparm_",
-        "Basic ",
-        "authorization",
-    ] {
-        assert!(!log.contains(secret), "{secret} in {log}");
+    assert_no_secret(&log, &[QUERY_VALUE.into(), PASSWORD.into(), API_KEY.into()]);
+    for text in ["sysparm_", "Basic ", "authorization"] {
+        assert!(!log.contains(text), "{text} in the log");
     }
     let stats = basic.stats();
     assert_eq!(stats.bytes_received, body.len() as u64);
@@ -168,7 +122,8 @@ async fn a_trace_capture_shows_requests_and_attempts_with_transaction_ids_and_no
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_request_dropped_before_its_answer_warns_and_is_counted() {
-    let (capture, _guard) = capture(tracing::Level::WARN);
+    let capture = Capture::default();
+    let _guard = capture.install();
     let server = serve(|_, _| async move {
         tokio::time::sleep(Duration::from_secs(30)).await;
         reply(200, "{}")
