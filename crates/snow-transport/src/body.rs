@@ -495,6 +495,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_counted_stream_reports_each_piece_and_bytes_are_left_alone() {
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let s = Body::from_stream(futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Ok(Bytes::from_static(b"de")),
+        ]))
+        .counted(move |n| {
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(s.collect().await.unwrap().to_bytes(), "abcde");
+        assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 5);
+        let b = Body::from("xyz").counted(|_| panic!("buffered bodies are counted by size"));
+        assert!(b.is_replayable());
+    }
+
+    #[tokio::test]
     async fn a_peeked_prefix_is_read_again_and_the_tap_sees_everything() {
         struct Tap(std::sync::Arc<std::sync::Mutex<(usize, bool)>>);
         impl BodyTap for Tap {
