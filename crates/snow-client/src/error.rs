@@ -104,8 +104,8 @@ pub enum Error {
     /// instead of waiting past its cap for a rate-limit rule's window
     /// ([`RateLimitConfig::max_wait`](snow_transport::RateLimitConfig::max_wait)); `message`
     /// then gives the wait and the cap.
-    #[error("ServiceNow refused the request with HTTP 429 ({}){}{}; slow down and retry later",
-        if rule.is_some() || limit.is_some() { "a rate-limit rule" } else { "rate limit or full request queue" },
+    #[error("rate limited ({}){}{}; slow down and retry later",
+        if rule.is_some() || limit.is_some() { "a rate-limit rule of the instance" } else { "HTTP 429: a rate limit or a full request queue" },
         retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
         message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     RateLimited {
