@@ -54,7 +54,7 @@ mod retry;
 mod tls;
 mod transport;
 
-pub use body::{Body, DEFAULT_MAX_RESPONSE_BODY, ResponseBody};
+pub use body::{Body, DEFAULT_MAX_RESPONSE_BODY, MaxResponseBody, ResponseBody};
 pub use error::{BuildError, TimeoutKind, TlsFailure, TransportError};
 pub use proxy::Proxy;
 pub use retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
