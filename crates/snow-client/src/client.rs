@@ -9,7 +9,11 @@ use snow_core::{Authenticator, Instance};
 use snow_transport::{ResponseBody, Transport};
 
 use crate::Error;
+use crate::aggregate::Aggregate;
 use crate::attachment::Attachments;
+use crate::batch::Batch;
+use crate::cmdb::Cmdb;
+use crate::import_set::ImportSet;
 use crate::request::{self, ApiRequest, Buffered};
 use crate::resource::Resource;
 use crate::table::Table;
@@ -208,6 +212,26 @@ impl Client {
     /// The Attachment API (`/api/now/attachment`).
     pub fn attachments(&self) -> Attachments {
         Attachments::new(self.clone())
+    }
+
+    /// The Aggregate API for `table` (`/api/now/stats/{table}`): counts and statistics.
+    pub fn aggregate(&self, table: impl Into<String>) -> Aggregate {
+        Aggregate::new(self.clone(), table.into())
+    }
+
+    /// The Import Set API for a staging table (`/api/now/import/{staging_table}`).
+    pub fn import_set(&self, staging_table: impl Into<String>) -> ImportSet {
+        ImportSet::new(self.clone(), staging_table.into())
+    }
+
+    /// A new, empty batch for the Batch API (`/api/now/v1/batch`).
+    pub fn batch(&self) -> Batch {
+        Batch::new(self.clone())
+    }
+
+    /// The CMDB Instance API for a CI class (`/api/now/cmdb/instance/{class}`).
+    pub fn cmdb(&self, class: impl Into<String>) -> Cmdb {
+        Cmdb::new(self.clone(), class.into())
     }
 
     /// Sends a request; the body streams as it arrives.

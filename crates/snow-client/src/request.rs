@@ -89,6 +89,7 @@ pub(crate) struct ApiRequest {
     headers: HeaderMap,
     body: Option<(Payload, HeaderValue)>,
     retry: Retry,
+    max_response_body: Option<usize>,
 }
 
 impl ApiRequest {
@@ -101,6 +102,7 @@ impl ApiRequest {
             headers: HeaderMap::new(),
             body: None,
             retry: Retry::default(),
+            max_response_body: None,
         }
     }
 
@@ -200,11 +202,33 @@ impl ApiRequest {
         self
     }
 
-    /// The `http::Request` for `instance`: the URL built and percent-encoded, the content type
-    /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
-    pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
-        let uri = match self.target {
-            Target::Uri(uri) => uri,
+    /// The response-body cap of this request, in place of the transport's (a download written
+    /// to disk as it arrives).
+    pub(crate) fn max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = Some(limit);
+        self
+    }
+
+    /// The headers set so far (the content type of the body is added when sent).
+    pub(crate) fn header_map(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body and its content type, when it is in memory; `Err` for a streamed body.
+    pub(crate) fn body_bytes(&self) -> Result<Option<(&Bytes, &HeaderValue)>, Error> {
+        match &self.body {
+            None => Ok(None),
+            Some((Payload::Bytes(b), ct)) => Ok(Some((b, ct))),
+            Some(_) => Err(Error::invalid_input(
+                "this request has a streamed body, which cannot be sent this way",
+            )),
+        }
+    }
+
+    /// The full URL on `instance`, built and percent-encoded.
+    pub(crate) fn uri(&self, instance: &Instance) -> Result<http::Uri, Error> {
+        Ok(match &self.target {
+            Target::Uri(uri) => uri.clone(),
             Target::Api(segments) => {
                 let url = segments
                     .iter()
@@ -214,10 +238,16 @@ impl ApiRequest {
             Target::Path(path, segments) => {
                 let url = segments
                     .iter()
-                    .fold(instance.url().path(&path), |url, s| url.segment(s));
+                    .fold(instance.url().path(path), |url, s| url.segment(s));
                 with_query(url, &self.query).build().map_err(url_error)?
             }
-        };
+        })
+    }
+
+    /// The `http::Request` for `instance`: the URL built and percent-encoded, the content type
+    /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
+    pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
+        let uri = self.uri(instance)?;
         let mut req = Request::builder().method(self.method).uri(uri);
         if let Some(headers) = req.headers_mut() {
             *headers = self.headers;
@@ -244,7 +274,77 @@ impl ApiRequest {
         if self.retry == Retry::Always {
             req.extensions_mut().insert(RetryNonIdempotent);
         }
+        if let Some(limit) = self.max_response_body {
+            req.extensions_mut()
+                .insert(snow_transport::MaxResponseBody(limit));
+        }
         Ok(req)
+    }
+}
+
+/// Checks an API path given by the caller (`/api/now/stats/incident`): it starts with `/api/`,
+/// names a resource, does not end with `/`, and its segments hold letters, digits, `.`, `_` and
+/// `-` only (no `.`/`..` segments).
+pub(crate) fn check_api_path(path: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Error::invalid_input(format!(
+            "the API path {:?} is not valid: {why}",
+            crate::query_quote(path)
+        ))
+    };
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return Err(bad(
+            "it must start with /api/ (for example /api/now/stats/incident)",
+        ));
+    };
+    if rest.is_empty() || rest.ends_with('/') {
+        return Err(bad("it must name a resource and must not end with '/'"));
+    }
+    for seg in rest.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(bad("empty, '.' and '..' segments are not allowed"));
+        }
+        if !seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(bad(
+                "segments may only contain letters, digits, '.', '_' and '-'",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Appends a relative path given by the caller (`"abc123/foo"`, one leading `/` allowed),
+/// segment by segment; empty segments (a trailing `/`, `a//b`), `.` and `..` are refused.
+pub(crate) fn append_path(req: ApiRequest, append: &str) -> Result<ApiRequest, Error> {
+    let rel = append.strip_prefix('/').unwrap_or(append);
+    if rel.is_empty()
+        || rel
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(Error::invalid_input(format!(
+            "the appended path {:?} is not valid: empty, '.' and '..' segments and a trailing '/' are refused",
+            crate::query_quote(append)
+        )));
+    }
+    Ok(rel.split('/').fold(req, ApiRequest::segment))
+}
+
+/// A header given by the caller, checked.
+pub(crate) fn header_pair(name: &str, value: &str) -> Result<HeaderMap, Error> {
+    match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+        (Ok(n), Ok(v)) => {
+            let mut one = HeaderMap::new();
+            one.append(n, v);
+            Ok(one)
+        }
+        _ => Err(Error::invalid_input(format!(
+            "the header {:?} has an invalid name or value",
+            crate::query_quote(name)
+        ))),
     }
 }
 

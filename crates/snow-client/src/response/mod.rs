@@ -589,6 +589,42 @@ impl<'a> RawResponse<'a> {
         }
     }
 
+    /// Decodes the whole body as `T`, for APIs that answer without the `result` envelope (the
+    /// Batch API, Import Set's `insertMultiple`), after the same checks as every answer: an
+    /// error status or a top-level `error` member is the typed error of the answer, and a body
+    /// that is not JSON is [`Error::UnexpectedResponse`]. A failure to fit `T` is
+    /// [`Error::Decode`] naming the path.
+    ///
+    /// ```
+    /// use snow_client::response::RawResponse;
+    /// #[derive(serde::Deserialize)]
+    /// struct Loaded { import_set_id: String }
+    /// let headers = http::HeaderMap::new();
+    /// let body = br#"{"import_set_id":"abc","multi_import_set_id":"def"}"#;
+    /// let r = RawResponse::new(&http::Method::POST, http::StatusCode::OK, &headers, body);
+    /// assert_eq!(r.decode_body::<Loaded>()?.import_set_id, "abc");
+    /// # Ok::<(), snow_client::Error>(())
+    /// ```
+    pub fn decode_body<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.precheck()?;
+        if !self.status.is_success() {
+            return Err(self.explain_failure(None));
+        }
+        if let Some(e) = scan(self.body).error {
+            return Err(self.api(e));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(self.body);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let source = e.into_inner();
+            if source.is_eof() || source.is_syntax() {
+                self.explain_failure(None)
+            } else {
+                Error::Decode { path, source }
+            }
+        })
+    }
+
     /// Checks an answer that needs no body (DELETE's 204, writes with `X-no-response-body`):
     /// any 2xx other than a GET's 202 is fine; anything else is the matching error.
     pub fn expect_success(&self) -> Result<(), Error> {

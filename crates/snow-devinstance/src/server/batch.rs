@@ -7,6 +7,9 @@
 //! `unserviced_requests`, as when a real batch runs out of time. Every answer comes back in
 //! `serviced_requests` with its status, headers and base64 body; the batch itself answers 200.
 
+// Helpers return the error response itself, as the handlers do; these are cold paths.
+#![allow(clippy::result_large_err)]
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -13,6 +13,9 @@
 //! as `parent`, an inbound one as `child`. Writes need write access to the class (admin);
 //! deleting a relation needs delete rights (admin); reads need none.
 
+// Helpers return the error response itself, as the handlers do; these are cold paths.
+#![allow(clippy::result_large_err)]
+
 use http::header::HeaderValue;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
