@@ -10,6 +10,7 @@ mod body;
 mod cmdb;
 pub(crate) mod config;
 mod data_dir;
+mod disposition;
 pub(crate) mod faults;
 mod finish;
 mod gzip;
