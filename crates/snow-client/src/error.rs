@@ -179,6 +179,13 @@ pub enum Error {
         /// What was wrong with the link (never the link itself, which may carry credentials).
         reason: String,
     },
+    /// A call of the [blocking client](crate::blocking) was made inside an async runtime, where
+    /// blocking would stall the runtime's thread. Nothing was sent.
+    #[cfg(feature = "blocking")]
+    #[error(
+        "the blocking client was called inside an async runtime, where it would block the runtime's thread; use the async snow_client::Client there, or call the blocking client from a thread of your own (std::thread::spawn)"
+    )]
+    BlockingInAsync,
     /// Paging received a different number of records than `X-Total-Count` announced (records
     /// were added or deleted while paging, or ACLs hid some rows).
     #[error(
@@ -240,6 +247,18 @@ pub enum ConfigError {
     #[cfg(feature = "oauth")]
     #[error(transparent)]
     OAuth(snow_oauth::OAuthError),
+    /// The environment variables do not describe a client ([`Client::from_env`](crate::Client::from_env)):
+    /// a variable missing, or two that contradict each other. The message names variables,
+    /// never their values.
+    #[error("{message}")]
+    Environment {
+        /// What is missing or contradictory.
+        message: String,
+    },
+    /// The blocking client's runtime could not be started.
+    #[cfg(feature = "blocking")]
+    #[error("the blocking client's runtime could not be started: {0}")]
+    Runtime(std::io::Error),
 }
 
 struct ApiText<'a> {
@@ -322,11 +341,13 @@ impl Error {
             Error::Auth(e) => e.kind(),
             Error::Timeout(_) | Error::Connect(_) => ErrorKind::Transient,
             Error::Tls(_) | Error::Config(_) => ErrorKind::Config,
-            Error::Transport(e) => transport_kind(e),
+            Error::Transport(e) => e.kind(),
             Error::NoResults
             | Error::MultipleResults
             | Error::InvalidQuery(_)
             | Error::InvalidInput { .. } => ErrorKind::Client,
+            #[cfg(feature = "blocking")]
+            Error::BlockingInAsync => ErrorKind::Client,
             Error::TruncatedResponse { .. }
             | Error::Decode { .. }
             | Error::FieldValue { .. }
@@ -392,14 +413,6 @@ impl Error {
     }
 }
 
-fn transport_kind(e: &TransportError) -> ErrorKind {
-    if e.is_retryable() {
-        ErrorKind::Transient
-    } else {
-        ErrorKind::Response
-    }
-}
-
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         use snow_transport::TransportError as T;
@@ -407,7 +420,7 @@ impl From<TransportError> for Error {
             return Error::Timeout(e);
         }
         match e {
-            T::Auth(a) => Error::Auth(a),
+            T::Auth(a) => Error::from(a),
             T::Connect { .. } => Error::Connect(e),
             T::Tls { .. } => Error::Tls(e),
             T::BodyTooLarge { limit } => Error::BodyTooLarge { limit },
@@ -445,8 +458,40 @@ impl From<snow_core::InstanceError> for Error {
 }
 
 impl From<AuthError> for Error {
+    /// [`Error::Auth`], except that a credential issuer on a hibernating developer instance
+    /// (the OAuth token endpoint answering with the hibernation page) is
+    /// [`Error::InstanceUnavailable`] with `hibernating: true`, as any other call to it is.
     fn from(e: AuthError) -> Self {
+        #[cfg(feature = "oauth")]
+        {
+            use std::error::Error as _;
+            if let Some(snow_oauth::OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status,
+            }) = e.source().and_then(|s| s.downcast_ref())
+            {
+                return Error::InstanceUnavailable {
+                    hibernating: true,
+                    status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+                };
+            }
+        }
         Error::Auth(e)
+    }
+}
+
+#[cfg(feature = "oauth")]
+impl From<snow_oauth::OAuthError> for Error {
+    /// As the same failure met by an API call: through [`AuthError`] (so a hibernating
+    /// instance is [`Error::InstanceUnavailable`]), except a configuration error, which is
+    /// [`Error::Config`].
+    fn from(e: snow_oauth::OAuthError) -> Self {
+        match e {
+            e @ (snow_oauth::OAuthError::Config { .. } | snow_oauth::OAuthError::Jwt { .. }) => {
+                Error::Config(ConfigError::OAuth(e))
+            }
+            e => Error::from(AuthError::from(e)),
+        }
     }
 }
 

@@ -295,11 +295,34 @@ impl From<BoxError> for TransportError {
     }
 }
 
+/// The causes of a failed connection, as a source for [`ExchangeError::Connect`], whose own
+/// text already says "could not connect": the transport's message (the causes, outermost
+/// first) once, with the underlying error as its source.
+#[derive(Debug)]
+struct ConnectCause {
+    message: String,
+    source: Option<BoxError>,
+}
+
+impl fmt::Display for ConnectCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for ConnectCause {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
 impl From<TransportError> for ExchangeError {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Connect { .. } => ExchangeError::Connect {
-                source: Box::new(e),
+            TransportError::Connect { message, source } => ExchangeError::Connect {
+                source: Box::new(ConnectCause { message, source }),
             },
             TransportError::Tls { .. } => ExchangeError::Tls {
                 source: Box::new(e),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use snow_core::Instance;
 
 use crate::Error;
-use crate::request::{ApiRequest, Target, append_path, check_api_path, header_pair};
+use crate::request::{ApiRequest, Defaults, Target, append_path, check_api_path, header_pair};
 
 /// One request of a batch: any method, API path, query, headers and body, built like a
 /// [`ResourceRequest`](crate::ResourceRequest). Invalid input is reported when the batch is
@@ -138,17 +138,21 @@ impl BatchItem {
     }
 
     /// The item as the batch body carries it, and the size of its own body.
+    /// The client's default parameters and headers are added as to any request; credential
+    /// headers are left out (the batch request itself is authenticated).
     pub(crate) fn encode(
         &self,
         id: &str,
         instance: &Instance,
+        defaults: &Defaults,
         exclude_response_headers: bool,
     ) -> Result<(Vec<u8>, usize), Error> {
         let bad = |why: String| Error::invalid_input(format!("batch request {id}: {why}"));
         if let Some(e) = &self.error {
             return Err(bad(e.clone()));
         }
-        let uri = self.request.uri(instance).map_err(|e| bad(e.to_string()))?;
+        let request = self.request.clone().with_defaults(defaults);
+        let uri = request.uri(instance).map_err(|e| bad(e.to_string()))?;
         let full = uri
             .path_and_query()
             .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
@@ -159,17 +163,20 @@ impl BatchItem {
             _ => full,
         };
         let mut headers: Vec<Header> = Vec::new();
-        let given = self.request.header_map();
+        let given = request.header_map();
         if !given.contains_key(ACCEPT) {
             headers.push(Header::new("Accept", "application/json"));
         }
         for (name, value) in given {
+            if snow_core::is_credential_header(name) {
+                continue;
+            }
             let value = value
                 .to_str()
                 .map_err(|_| bad(format!("the header {name} is not visible ASCII")))?;
             headers.push(Header::new(name.as_str(), value));
         }
-        let body = self.request.body_bytes().map_err(|e| bad(e.to_string()))?;
+        let body = request.body_bytes().map_err(|e| bad(e.to_string()))?;
         let (body, len) = match body {
             Some((bytes, content_type)) => {
                 if !given.contains_key(CONTENT_TYPE) {
@@ -187,7 +194,7 @@ impl BatchItem {
         };
         let wire = Wire {
             id,
-            method: self.request.method().as_str(),
+            method: request.method().as_str(),
             url: &url,
             headers,
             body,
@@ -230,7 +237,9 @@ mod tests {
     use super::*;
 
     fn encode(item: &BatchItem, instance: &str) -> serde_json::Value {
-        let (json, _) = item.encode("1", &instance.parse().unwrap(), false).unwrap();
+        let (json, _) = item
+            .encode("1", &instance.parse().unwrap(), &Defaults::default(), false)
+            .unwrap();
         serde_json::from_slice(&json).unwrap()
     }
 
@@ -257,6 +266,13 @@ mod tests {
             .unwrap();
         assert_eq!(body, br#"{"short_description":"a b"}"#);
 
+        // Credentials never go into the batch body.
+        let v = encode(
+            &BatchItem::get("/api/now/table/incident").header("Authorization", "Basic c2VjcmV0"),
+            "https://acme.service-now.com",
+        );
+        assert!(!v.to_string().contains("c2VjcmV0"), "{v}");
+
         // No body member without a body; a proxy's path prefix is not part of the URL.
         let v = encode(
             &BatchItem::delete("/api/now/table/incident").path("abc"),
@@ -274,7 +290,9 @@ mod tests {
             BatchItem::get("/api/now/table/incident").path("../x"),
             BatchItem::get("/api/now/table/incident").header("bad name", "x"),
         ] {
-            let e = bad.encode("7", &i, false).unwrap_err();
+            let e = bad
+                .encode("7", &i, &Defaults::default(), false)
+                .unwrap_err();
             assert!(e.to_string().contains("batch request 7"), "{e}");
         }
     }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer};
+use snow_core::secret::SentCredentials;
 
 use super::{BatchItem, Settings};
 use crate::client::Client;
@@ -30,6 +31,8 @@ pub struct BatchItemResponse {
     execution_time: Option<Duration>,
     error_message: Option<String>,
     redirect_url: Option<String>,
+    /// The credentials the batch request carried, scrubbed from any text quoted in an error.
+    sent: Option<SentCredentials>,
 }
 
 impl BatchItemResponse {
@@ -71,6 +74,7 @@ impl BatchItemResponse {
     /// The answer, to decode with any [`RawResponse`] method.
     pub fn raw(&self) -> RawResponse<'_> {
         RawResponse::new(&self.method, self.status, &self.headers, &self.body)
+            .with_sent_credentials(self.sent.as_ref())
     }
 
     /// The `result` member as `T`, or the typed error of this request.
@@ -255,7 +259,11 @@ struct RawBatch {
 }
 
 /// A serviced request's part of the batch answer, decoded.
-fn decode_item(raw: RawServiced, method: Method) -> Result<BatchItemResponse, Error> {
+fn decode_item(
+    raw: RawServiced,
+    method: Method,
+    sent: Option<SentCredentials>,
+) -> Result<BatchItemResponse, Error> {
     let status = StatusCode::from_u16(raw.status_code).map_err(|_| Error::UnexpectedResponse {
         status: StatusCode::OK,
         content_type: None,
@@ -297,6 +305,7 @@ fn decode_item(raw: RawServiced, method: Method) -> Result<BatchItemResponse, Er
         execution_time: raw.execution_time.map(Duration::from_millis),
         error_message: raw.error_message.filter(|m| !m.is_empty()),
         redirect_url: raw.redirect_url.filter(|m| !m.is_empty()),
+        sent,
     })
 }
 
@@ -323,7 +332,8 @@ pub(crate) async fn run(
     let instance = client.instance();
     let mut ready = Vec::with_capacity(items.len());
     for (id, item) in &items {
-        let (json, body_len) = item.encode(id, instance, s.exclude_response_headers)?;
+        let (json, body_len) =
+            item.encode(id, instance, client.defaults(), s.exclude_response_headers)?;
         if body_len > s.max_item_bytes {
             return Err(Error::invalid_input(format!(
                 "batch request {id}: its body of {body_len} bytes is more than a batch request may carry ({} bytes)",
@@ -370,7 +380,7 @@ pub(crate) async fn run(
         }
         let batch_id = submissions.to_string();
         match submit(client, &ready, &chunk, &batch_id, s).await {
-            Ok(raw) => {
+            Ok((raw, sent)) => {
                 let index: HashMap<&str, usize> =
                     chunk.iter().map(|&i| (ready[i].id.as_str(), i)).collect();
                 let mut answered = vec![false; n];
@@ -380,7 +390,7 @@ pub(crate) async fn run(
                         continue;
                     };
                     answered[i] = true;
-                    outcomes[i] = Some(decode_item(item, ready[i].method.clone()));
+                    outcomes[i] = Some(decode_item(item, ready[i].method.clone(), sent.clone()));
                 }
                 let listed: Vec<usize> = raw
                     .unserviced_requests
@@ -452,7 +462,7 @@ async fn submit(
     chunk: &[usize],
     batch_id: &str,
     s: &Settings,
-) -> Result<RawBatch, Error> {
+) -> Result<(RawBatch, Option<SentCredentials>), Error> {
     let mut body = Vec::with_capacity(
         FRAME
             + chunk
@@ -494,5 +504,5 @@ async fn submit(
             excerpt: String::new(),
         });
     }
-    Ok(raw)
+    Ok((raw, resp.parts.extensions.get::<SentCredentials>().cloned()))
 }

@@ -12,7 +12,8 @@ use super::{
 use crate::Error;
 use crate::client::Client;
 use crate::params::{
-    HasListParams, HasRecordParams, ListParams, RecordParams, list_setters, record_setters,
+    HasListParams, HasRecordParams, HasRequest, ListParams, RecordParams, extra_setters,
+    list_setters, record_setters,
 };
 use crate::query::{FieldName, Query};
 use crate::request::ApiRequest;
@@ -40,6 +41,7 @@ pub struct ListRequest {
     concurrency: usize,
     page_order: PageOrder,
     cancel_retries: u32,
+    stream_timeout: Option<std::time::Duration>,
 }
 
 impl HasListParams for ListRequest {
@@ -51,6 +53,12 @@ impl HasListParams for ListRequest {
 impl HasRecordParams for ListRequest {
     fn record_params(&mut self) -> &mut RecordParams {
         self.params.record_params()
+    }
+}
+
+impl HasRequest for ListRequest {
+    fn api_request(&mut self) -> &mut ApiRequest {
+        &mut self.request
     }
 }
 
@@ -68,11 +76,13 @@ impl ListRequest {
             concurrency: 1,
             page_order: PageOrder::default(),
             cancel_retries: DEFAULT_CANCEL_RETRIES,
+            stream_timeout: None,
         }
     }
 
     list_setters!();
     record_setters!();
+    extra_setters!();
 
     /// Records per request (`sysparm_limit` of each page); default [`DEFAULT_PAGE_SIZE`],
     /// at least 1.
@@ -121,6 +131,13 @@ impl ListRequest {
     /// In which order concurrently fetched pages are yielded (query order by default).
     pub fn page_order(mut self, order: PageOrder) -> Self {
         self.page_order = order;
+        self
+    }
+
+    /// A bound on the stream's whole run (see [`RecordStream::timeout`]); none by default:
+    /// each request is bounded by the transport's timeouts.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.stream_timeout = Some(limit);
         self
     }
 
@@ -234,7 +251,11 @@ impl ListRequest {
             Paging::Keyset => super::keyset::pages::<T>(fetcher, query, plan),
             Paging::Links => super::links::pages::<T>(fetcher, query, plan),
         };
-        RecordStream::new(pages, self.count_check, check)
+        let stream = RecordStream::new(pages, self.count_check, check);
+        match self.stream_timeout {
+            Some(limit) => stream.timeout(limit),
+            None => stream,
+        }
     }
 
     /// Every record (all pages) in a `Vec`.
