@@ -284,21 +284,57 @@ impl Client {
     }
 
     /// The Aggregate API for `table` (`/api/now/stats/{table}`): counts and statistics.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// use snow_client::query::field;
+    /// let open = client.aggregate("incident").count(field("active").eq(true)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn aggregate(&self, table: impl Into<String>) -> Aggregate {
         Aggregate::new(self.clone(), table.into())
     }
 
     /// The Import Set API for a staging table (`/api/now/import/{staging_table}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// let loaded = client.import_set("imp_user")
+    ///     .insert(&serde_json::json!({"user_name": "j.public"}))
+    ///     .await?;
+    /// println!("{:?}", loaded.result().map(|r| &r.status));
+    /// # Ok(()) }
+    /// ```
     pub fn import_set(&self, staging_table: impl Into<String>) -> ImportSet {
         ImportSet::new(self.clone(), staging_table.into())
     }
 
     /// A new, empty batch for the Batch API (`/api/now/v1/batch`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// use snow_client::batch::BatchItem;
+    /// let answers = client.batch()
+    ///     .with(BatchItem::get("/api/now/table/incident").query("sysparm_limit", "1"))
+    ///     .with(BatchItem::get("/api/now/table/problem").query("sysparm_limit", "1"))
+    ///     .await?;
+    /// assert!(answers.all_succeeded());
+    /// # Ok(()) }
+    /// ```
     pub fn batch(&self) -> Batch {
         Batch::new(self.clone())
     }
 
     /// The CMDB Instance API for a CI class (`/api/now/cmdb/instance/{class}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client, id: &str) -> Result<(), snow_client::Error> {
+    /// let ci = client.cmdb("cmdb_ci_linux_server").get(id).await?;
+    /// for rel in &ci.outbound_relations {
+    ///     println!("{:?} {:?}", rel.kind.display_value(), rel.target.display_value());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn cmdb(&self, class: impl Into<String>) -> Cmdb {
         Cmdb::new(self.clone(), class.into())
     }
