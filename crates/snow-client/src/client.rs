@@ -266,6 +266,12 @@ impl Client {
         &self.transport
     }
 
+    /// What the transport did so far: requests, retries by reason, `429`s by kind, bytes in
+    /// and out, time waited ([`Transport::stats`]). Shared by every clone of the client.
+    pub fn stats(&self) -> snow_transport::Stats {
+        self.transport.stats()
+    }
+
     /// The Table API for `table` (`/api/now/table/{table}`). The name is percent-encoded as one
     /// path segment; an empty name, `.` or `..` fails at the first call.
     pub fn table(&self, table: impl Into<String>) -> Table {

@@ -100,7 +100,10 @@ pub enum Error {
         /// The `X-Transaction-ID` response header.
         transaction_id: Option<String>,
     },
-    /// HTTP 429: a rate-limit rule or a full request queue.
+    /// HTTP 429: a rate-limit rule or a full request queue. Also what the transport returns
+    /// instead of waiting past its cap for a rate-limit rule's window
+    /// ([`RateLimitConfig::max_wait`](snow_transport::RateLimitConfig::max_wait)); `message`
+    /// then gives the wait and the cap.
     #[error("ServiceNow refused the request with HTTP 429 ({}){}{}; slow down and retry later",
         if rule.is_some() || limit.is_some() { "a rate-limit rule" } else { "rate limit or full request queue" },
         retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
@@ -431,6 +434,19 @@ impl From<TransportError> for Error {
                 limit: None,
                 reset: None,
             },
+            T::RateLimited {
+                ref rule,
+                limit,
+                reset,
+                retry_after,
+                ..
+            } => Error::RateLimited {
+                retry_after,
+                message: Some(e.to_string()),
+                rule: rule.clone(),
+                limit,
+                reset,
+            },
             T::CrossOrigin { .. } | T::InvalidRequest { .. } => Error::InvalidInput {
                 message: e.to_string(),
             },
@@ -738,6 +754,43 @@ mod tests {
             sentence(&io),
             "could not write the download to a.txt: disk full"
         );
+    }
+
+    #[test]
+    fn a_rate_limit_the_transport_would_not_wait_for_keeps_the_rule() {
+        let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+        let e = Error::from(TransportError::RateLimited {
+            rule: Some("4a2cf4c3db3d1010c0a8f7f1f39619e7".into()),
+            limit: Some(60),
+            reset: Some(reset),
+            retry_after: Some(Duration::from_secs(9)),
+            max_wait: Duration::from_secs(5),
+        });
+        match &e {
+            Error::RateLimited {
+                retry_after,
+                message,
+                rule,
+                limit,
+                reset: r,
+            } => {
+                assert_eq!(*retry_after, Some(Duration::from_secs(9)));
+                assert_eq!(rule.as_deref(), Some("4a2cf4c3db3d1010c0a8f7f1f39619e7"));
+                assert_eq!(*limit, Some(60));
+                assert_eq!(*r, Some(reset));
+                assert!(
+                    message
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("cap of 5 s")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.kind(), ErrorKind::Throttling);
+        assert!(e.is_retryable());
+        let text = sentence(&e);
+        assert!(text.contains("a rate-limit rule"), "{text}");
     }
 
     #[test]
