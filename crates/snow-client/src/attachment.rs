@@ -152,6 +152,45 @@ impl Attachments {
         )
     }
 
+    /// Uploads the bytes of a stream as `file_name`, sent as they come (never held whole in
+    /// memory): for content produced on the fly, or a file read with progress reporting. The
+    /// content type is guessed from the file name unless set with
+    /// [`UploadRequest::content_type`]. A streamed body cannot be sent twice, so the upload is
+    /// not retried.
+    ///
+    /// ```no_run
+    /// use bytes::Bytes;
+    /// # async fn demo(client: snow_client::Client, incident_id: &str) -> Result<(), snow_client::Error> {
+    /// let chunks = futures_util::stream::iter([
+    ///     Ok::<_, snow_client::core::BoxError>(Bytes::from_static(b"hello, ")),
+    ///     Ok(Bytes::from_static(b"world")),
+    /// ]);
+    /// let meta = client
+    ///     .attachments()
+    ///     .upload_stream("incident", incident_id, "greeting.txt", chunks)
+    ///     .await?;
+    /// assert_eq!(meta.size(), Some(12));
+    /// # Ok(()) }
+    /// ```
+    pub fn upload_stream<S>(
+        &self,
+        table: &str,
+        table_sys_id: &str,
+        file_name: &str,
+        stream: S,
+    ) -> UploadRequest
+    where
+        S: Stream<Item = Result<Bytes, snow_core::BoxError>> + Send + 'static,
+    {
+        UploadRequest::new(
+            self.client.clone(),
+            table,
+            table_sys_id,
+            file_name,
+            Source::Stream(Body::from_stream(stream)),
+        )
+    }
+
     /// Starts downloading an attachment's content (`GET /attachment/{id}/file`); the body is
     /// read as it arrives.
     pub async fn download(&self, sys_id: &str) -> Result<Download, Error> {
@@ -192,6 +231,7 @@ impl Attachments {
 enum Source {
     Bytes(Bytes),
     File(std::path::PathBuf),
+    Stream(Body),
 }
 
 /// An upload being configured; `.await` it (or call [`send`](Self::send)) for the new
@@ -268,6 +308,7 @@ impl UploadRequest {
                 })?;
                 req.stream(Body::from_stream(read_chunks(file)), content_type)
             }
+            Source::Stream(body) => req.stream(body, content_type),
         };
         self.client.send_buffered(req).await?.raw().decode_one()
     }
