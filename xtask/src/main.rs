@@ -32,8 +32,9 @@ fn main() -> ExitCode {
         Some("peer") => peer(false),
         Some("rules") => Workspace::load().and_then(|ws| dependency_rules(&ws)),
         Some("bench") => bench::bench(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|peer|rules|bench>");
+            eprintln!("usage: cargo xtask <ci|demo|peer|rules|bench|soak>");
             eprintln!(
                 "  ci    formatting, dependency rules, clippy (every feature set), docs, every test,"
             );
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
             eprintln!("  rules only the dependency rules and the rust-version check");
             eprintln!(
                 "  bench [--quick] [--reps N] [--big N]  serving and client-streaming benchmarks"
+            );
+            eprintln!(
+                "  soak [--minutes N]  the fault soak (32 workers, 5 % faults, ledger check) for N minutes"
             );
             return ExitCode::from(2);
         }
@@ -264,5 +268,33 @@ fn demo() -> Result {
             "--",
             "demo",
         ]),
+    )
+}
+
+/// The fault soak of `tests/tests/soak.rs`, run for `--minutes N` (default 10) in a release
+/// build, its progress lines shown.
+fn soak(args: &[String]) -> Result {
+    let minutes: u64 = match args {
+        [] => 10,
+        [flag, n] if flag == "--minutes" => n
+            .parse()
+            .map_err(|_| format!("--minutes takes a whole number, not {n:?}"))?,
+        _ => return Err("usage: cargo xtask soak [--minutes N]".into()),
+    };
+    run(
+        "soak",
+        cargo()
+            .args([
+                "test",
+                "--release",
+                "--locked",
+                "-p",
+                "snow-tests",
+                "--test",
+                "soak",
+                "--",
+                "--nocapture",
+            ])
+            .env("SNOW_SOAK_SECONDS", (minutes * 60).to_string()),
     )
 }

@@ -201,7 +201,8 @@ impl Attachments {
         if !resp.status().is_success() || resp.status() == StatusCode::ACCEPTED {
             let (parts, body) = resp.into_parts();
             let body = body.collect_bytes().await?;
-            let raw = RawResponse::new(&Method::GET, parts.status, &parts.headers, &body);
+            let raw = RawResponse::new(&Method::GET, parts.status, &parts.headers, &body)
+                .with_sent_credentials(parts.extensions.get());
             raw.expect_success()?;
             return Err(Error::UnexpectedResponse {
                 status: parts.status,

@@ -289,7 +289,7 @@ impl Error {
             Error::Auth(e) => e.kind(),
             Error::Timeout(_) | Error::Connect(_) => ErrorKind::Transient,
             Error::Tls(_) | Error::Config(_) => ErrorKind::Config,
-            Error::Transport(e) => transport_kind(e),
+            Error::Transport(e) => e.kind(),
             Error::NoResults
             | Error::MultipleResults
             | Error::InvalidQuery(_)
@@ -345,14 +345,6 @@ impl Error {
         Error::InvalidInput {
             message: message.into(),
         }
-    }
-}
-
-fn transport_kind(e: &TransportError) -> ErrorKind {
-    if e.is_retryable() {
-        ErrorKind::Transient
-    } else {
-        ErrorKind::Response
     }
 }
 

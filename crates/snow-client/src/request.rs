@@ -323,6 +323,7 @@ impl Buffered {
             &self.parts.headers,
             &self.body,
         )
+        .with_sent_credentials(self.parts.extensions.get())
     }
 }
 

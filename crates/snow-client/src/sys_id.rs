@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A record's `sys_id`: 32 hexadecimal digits, kept as given.
+/// A record's `sys_id`: 32 lowercase hexadecimal digits.
 ///
 /// The record calls take one wherever they take a sys_id ([`Table::get`](crate::Table::get),
 /// `update`, `delete`, the attachment calls), as they take a plain string: the sys_ids of a few
@@ -23,7 +23,7 @@ pub struct SysId(String);
 
 /// A string that is not a sys_id.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not a sys_id (a sys_id is 32 hexadecimal digits)")]
+#[error("{value:?} is not a sys_id (a sys_id is 32 lowercase hexadecimal digits)")]
 pub struct InvalidSysId {
     /// The string given (shortened if long).
     pub value: String,
@@ -32,7 +32,7 @@ pub struct InvalidSysId {
 impl SysId {
     /// Validates `s`.
     pub fn new(s: &str) -> Result<Self, InvalidSysId> {
-        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if snow_core::is_sys_id(s) {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidSysId {
@@ -97,13 +97,14 @@ mod tests {
 
     #[test]
     fn validates_and_round_trips_through_serde() {
-        let id = SysId::new("9D385017C611228701D22104CC95C371").unwrap();
+        let id = SysId::new("9d385017c611228701d22104cc95c371").unwrap();
         let json = serde_json::to_string(&id).unwrap();
-        assert_eq!(json, "\"9D385017C611228701D22104CC95C371\"");
+        assert_eq!(json, "\"9d385017c611228701d22104cc95c371\"");
         let back: SysId = serde_json::from_str(&json).unwrap();
         assert_eq!(back, id);
         for bad in [
             "",
+            "9D385017C611228701D22104CC95C371",
             "abc",
             "9d385017c611228701d22104cc95c37g",
             &"a".repeat(33),

@@ -344,3 +344,139 @@ async fn paging_asks_for_sys_id_when_the_fields_leave_it_out() {
     assert_eq!(got.len(), 25);
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
+
+/// A server that echoes what it was sent into its error envelope and a header.
+async fn echo_server(status: u16) -> u16 {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let header = |n: &str| {
+                            req.headers()
+                                .get(n)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned()
+                        };
+                        let auth = header("authorization");
+                        let key = header("x-sn-apikey");
+                        let query = req.uri().query().unwrap_or("").to_owned();
+                        // Everything a careless server might quote back, decoded too.
+                        let decoded = auth
+                            .strip_prefix("Basic ")
+                            .and_then(|b| {
+                                use base64::Engine as _;
+                                base64::engine::general_purpose::STANDARD.decode(b).ok()
+                            })
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default();
+                        let body = serde_json::json!({
+                            "error": {
+                                "message": format!("Refused {auth} {key}"),
+                                "detail": format!("you sent {decoded} and {query}; the secret was {}", decoded.split(':').nth(1).unwrap_or("")),
+                            },
+                            "status": "failure",
+                        });
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .header("content-type", "application/json")
+                                .header("x-transaction-id", format!("tx {auth}"))
+                                .body(Full::new(Bytes::from(body.to_string())))
+                                .unwrap(),
+                        )
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(sock), svc)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+fn chain_text(e: &Error) -> String {
+    let mut out = format!("{e} | {e:?}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(&format!(" | {s} | {s:?}"));
+        source = s.source();
+    }
+    out
+}
+
+#[tokio::test]
+async fn credentials_echoed_by_the_server_never_reach_an_error() {
+    use base64::Engine as _;
+    for status in [400, 401, 403, 500] {
+        let port = echo_server(status).await;
+        let url = format!("http://127.0.0.1:{port}");
+        let password = "Pa55word-for-echo";
+        let basic = Client::basic(&url, "integration.user", password).unwrap();
+        let e = basic.table("incident").get("a").await.unwrap_err();
+        let text = chain_text(&e);
+        let b64 = base64::engine::general_purpose::STANDARD
+            .encode(format!("integration.user:{password}"));
+        for secret in [password, b64.as_str()] {
+            assert!(!text.contains(secret), "{status}: {secret} in {text}");
+        }
+        assert!(text.contains("redacted"), "{text}");
+
+        let key = "K3Y-0123456789-abcdef";
+        let api = Client::api_key(&url, key).unwrap();
+        let e = api
+            .table("incident")
+            .list()
+            .limit(1)
+            .all::<Record>()
+            .await
+            .unwrap_err();
+        assert!(!chain_text(&e).contains(key), "{}", chain_text(&e));
+
+        let token = "eyJhbGciOi.token-value-123";
+        let bearer = Client::bearer(&url, token).unwrap();
+        let e = bearer.table("incident").get("a").await.unwrap_err();
+        assert!(!chain_text(&e).contains(token), "{}", chain_text(&e));
+    }
+}
+
+#[tokio::test]
+async fn a_stream_of_endless_slow_pages_ends_at_the_callers_bound() {
+    // Every page is full and new (sys_ids keep increasing), each answered well within the
+    // per-request timeouts: only a bound on the whole run ends it.
+    let (c, _) = lying_server(|offset, limit, _| Page {
+        ids: honest(u64::MAX / 2, offset, limit),
+        total: None,
+    })
+    .await;
+    let mut s = c
+        .table("incident")
+        .list()
+        .page_size(10)
+        .no_count(true)
+        .timeout(Duration::from_secs(2))
+        .stream::<Record>();
+    let mut n = 0u64;
+    let err = loop {
+        match s.try_next().await {
+            Ok(Some(_)) => {
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(None) => panic!("an endless stream ended"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    // At most one record per 10 ms for 2 s (fewer on a busy machine), then the bound.
+    assert!((20..=200).contains(&n), "{n} records");
+}

@@ -32,6 +32,6 @@ pub mod db;
 mod server;
 
 pub use server::config::{DevConfig, DevUser, OAuthClientConfig, Role};
-pub use server::faults::{FaultKind, FaultRule, RateLimitRule, Trigger};
+pub use server::faults::{FaultKind, FaultRule, RateLimitRule, RateLimitSpecError, Trigger};
 pub use server::introspect::{Counters, LoggedRequest, MemoryUse, OTHER_PATHS};
 pub use server::{Admin, DevInstance, Error};

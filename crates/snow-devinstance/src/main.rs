@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use snow_devinstance::{DevConfig, DevInstance};
+use snow_devinstance::{DevConfig, DevInstance, RateLimitRule};
 
 /// A local ServiceNow-compatible instance for developing and testing integrations offline.
 #[derive(Debug, Parser)]
@@ -26,6 +26,10 @@ struct Args {
     /// Serve HTTPS with a freshly generated certificate.
     #[arg(long)]
     tls: bool,
+    /// Require TLS client certificates issued by the CA(s) in this PEM file (mutual TLS;
+    /// implies --tls).
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
     /// Write the CA certificate (PEM) that clients should trust to this file (with --tls).
     #[arg(long, value_name = "FILE")]
     ca_out: Option<PathBuf>,
@@ -33,7 +37,8 @@ struct Args {
     /// synced) before it is answered; a snapshot is written at start and shutdown.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Also write a snapshot every this many seconds (with --data).
+    /// Write a snapshot every this many seconds (with --data; without it, every five minutes
+    /// when anything was written).
     #[arg(long, value_name = "SECS")]
     persist_every: Option<u64>,
     /// Access-token lifetime in seconds.
@@ -45,6 +50,14 @@ struct Args {
     /// Most attachment bytes stored in all (in memory, or on disk with --data).
     #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
     max_attachment_total_bytes: usize,
+    /// Revoking an access token at /oauth_revoke_token.do also revokes its refresh token.
+    #[arg(long)]
+    revoke_refresh_with_access: bool,
+    /// A rate-limit rule, `[USER:]LIMIT[/WINDOW_SECS]`: `itil:60/10` allows itil 60 requests
+    /// per 10-second window, `500` every user 500 per hour. Repeatable; a user's own rule
+    /// wins over an all-users one.
+    #[arg(long = "rate-limit", value_name = "SPEC")]
+    rate_limits: Vec<RateLimitRule>,
     /// PEM public key (RSA or EC) that JWT-bearer assertions must be signed with.
     #[arg(long, value_name = "FILE")]
     jwt_public_key: Option<PathBuf>,
@@ -63,8 +76,19 @@ async fn main() -> ExitCode {
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
         max_attachment_total_bytes: args.max_attachment_total_bytes,
+        rate_limits: args.rate_limits,
         ..DevConfig::default()
     };
+    config.oauth.revoke_refresh_with_access = args.revoke_refresh_with_access;
+    if let Some(path) = &args.client_ca {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => config.client_ca_pem = Some(pem),
+            Err(e) => {
+                eprintln!("snow-devinstance: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if let Some(path) = &args.jwt_public_key {
         match std::fs::read_to_string(path) {
             Ok(pem) => config.oauth.jwt_public_key_pem = Some(pem),

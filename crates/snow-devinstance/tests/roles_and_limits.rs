@@ -285,12 +285,13 @@ async fn absurd_limits_offsets_and_field_lists_are_served() {
         assert_eq!(r.json(), first, "offset {off}");
     }
 
-    // Thousands of unknown or repeated field names: rows shaped by the known ones only.
+    // Thousands of unknown or repeated field names: rows shaped by the known ones only. (Such
+    // a query string is too long to repeat in a Link header, so paging links are turned off.)
     let unknown: Vec<String> = (0..6000).map(|i| format!("f{i}")).collect();
     let r = http
         .get(
             &format!(
-                "/api/now/table/incident?sysparm_limit=3&sysparm_fields={},number,{}",
+                "/api/now/table/incident?sysparm_limit=3&sysparm_suppress_pagination_header=true&sysparm_fields={},number,{}",
                 unknown.join(","),
                 vec!["number"; 3000].join(",")
             ),

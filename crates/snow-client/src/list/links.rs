@@ -136,18 +136,15 @@ fn query_param<'u>(uri: &'u http::Uri, name: &str) -> Option<&'u str> {
     })
 }
 
-/// The URL of a `Link` target: absolute, or a path on the instance (RFC 8288 allows relative
-/// references); it must be on the instance's origin.
+/// The URL of a `Link` target: absolute, or a path-absolute reference resolved against the
+/// instance's origin (RFC 3986: such a reference replaces the whole path, so a path prefix the
+/// instance is served under is already in it); it must be on the instance's origin.
 fn resolve_link(instance: &snow_core::Instance, link: &str) -> Result<http::Uri, Error> {
     let invalid = || Error::Paging {
         reason: "the next-page link in the Link header is not a valid URL".to_owned(),
     };
     let absolute = if link.starts_with('/') && !link.starts_with("//") {
-        let base: http::Uri = instance.base_url().parse().map_err(|_| invalid())?;
-        let (Some(scheme), Some(authority)) = (base.scheme_str(), base.authority()) else {
-            return Err(invalid());
-        };
-        format!("{scheme}://{authority}{link}")
+        format!("{}{link}", instance.origin())
     } else {
         link.to_owned()
     };
@@ -159,7 +156,8 @@ fn resolve_link(instance: &snow_core::Instance, link: &str) -> Result<http::Uri,
         return Err(Error::Paging {
             reason: format!(
                 "the next-page link points to another origin ({}), not the instance",
-                uri.host().unwrap_or("no host")
+                uri.host()
+                    .map_or_else(|| "no host".to_owned(), crate::query_quote)
             ),
         });
     }

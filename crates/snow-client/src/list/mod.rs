@@ -40,6 +40,8 @@ mod pending;
 mod request;
 mod stream;
 
+#[cfg(test)]
+pub(crate) use check::probe_sys_id;
 pub use page::Page;
 pub use request::ListRequest;
 pub use stream::RecordStream;

@@ -40,6 +40,7 @@ pub struct ListRequest {
     concurrency: usize,
     page_order: PageOrder,
     cancel_retries: u32,
+    stream_timeout: Option<std::time::Duration>,
 }
 
 impl HasListParams for ListRequest {
@@ -68,6 +69,7 @@ impl ListRequest {
             concurrency: 1,
             page_order: PageOrder::default(),
             cancel_retries: DEFAULT_CANCEL_RETRIES,
+            stream_timeout: None,
         }
     }
 
@@ -121,6 +123,13 @@ impl ListRequest {
     /// In which order concurrently fetched pages are yielded (query order by default).
     pub fn page_order(mut self, order: PageOrder) -> Self {
         self.page_order = order;
+        self
+    }
+
+    /// A bound on the stream's whole run (see [`RecordStream::timeout`]); none by default:
+    /// each request is bounded by the transport's timeouts.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.stream_timeout = Some(limit);
         self
     }
 
@@ -234,7 +243,11 @@ impl ListRequest {
             Paging::Keyset => super::keyset::pages::<T>(fetcher, query, plan),
             Paging::Links => super::links::pages::<T>(fetcher, query, plan),
         };
-        RecordStream::new(pages, self.count_check, check)
+        let stream = RecordStream::new(pages, self.count_check, check);
+        match self.stream_timeout {
+            Some(limit) => stream.timeout(limit),
+            None => stream,
+        }
     }
 
     /// Every record (all pages) in a `Vec`.

@@ -1,6 +1,7 @@
 //! [`RecordStream`]: the records of a list call, page after page.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -35,6 +36,9 @@ pub struct RecordStream<T> {
     next: Option<(Pending<T>, PagePos)>,
     check: OrderCheck,
     page_number: u64,
+    /// The bound on the whole run, started at the first poll.
+    limit: Option<std::time::Duration>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     pages_done: bool,
     pending_error: Option<Error>,
     finished: bool,
@@ -70,6 +74,8 @@ impl<T: Send + 'static> RecordStream<T> {
             next: None,
             check,
             page_number: 0,
+            limit: None,
+            deadline: None,
             pages_done: false,
             pending_error: None,
             finished: false,
@@ -89,6 +95,14 @@ impl<T: Send + 'static> RecordStream<T> {
 }
 
 impl<T> RecordStream<T> {
+    /// Ends the stream with [`Error::Timeout`] if its whole run (every page, every record)
+    /// takes longer than `limit`, counted from the first poll. Each request is bounded by the
+    /// transport's timeouts; this bounds the stream however many pages the instance serves.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
     /// How many records the call should yield in all, once the first page told
     /// (`X-Total-Count` with the offset and limit applied); `None` before, or with `no_count`.
     pub fn expected(&self) -> Option<u64> {
@@ -197,6 +211,21 @@ impl<T> Stream for RecordStream<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if !this.finished {
+            if let Some(limit) = this.limit.take() {
+                this.deadline = Some(Box::pin(tokio::time::sleep(limit)));
+            }
+            if let Some(deadline) = this.deadline.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(Error::Timeout(
+                        snow_transport::TransportError::Timeout {
+                            kind: snow_transport::TimeoutKind::Total,
+                        },
+                    ))));
+                }
+            }
+        }
         loop {
             if this.finished {
                 return Poll::Ready(None);

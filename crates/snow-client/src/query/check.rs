@@ -113,10 +113,7 @@ pub(crate) fn check_field(name: &str) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// Validates a sys_id-like token: 32 hexadecimal digits.
-pub(crate) fn is_sys_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
+pub(crate) use snow_core::is_sys_id;
 
 #[cfg(test)]
 mod tests {

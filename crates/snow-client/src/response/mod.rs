@@ -43,6 +43,7 @@ use serde::de::{
 };
 
 use serde_json::value::RawValue;
+use snow_core::secret::SentCredentials;
 
 use crate::Error;
 
@@ -60,6 +61,8 @@ pub struct RawResponse<'a> {
     status: StatusCode,
     headers: &'a HeaderMap,
     body: &'a [u8],
+    /// The credentials the request carried, scrubbed from any text quoted in an error.
+    sent: Option<&'a SentCredentials>,
 }
 
 /// ServiceNow's `error` member.
@@ -127,6 +130,8 @@ struct Scan {
     eof: bool,
     /// The JSON was malformed (other than ending early), or not an object.
     malformed: bool,
+    /// What the parser said when it stopped, when it did.
+    problem: Option<serde_json::Error>,
 }
 
 struct ScanVisitor<'a> {
@@ -229,6 +234,23 @@ fn scan(body: &[u8]) -> Scan {
         error: error.into_inner(),
         eof,
         malformed,
+        problem: outcome.err(),
+    }
+}
+
+/// What was wrong with JSON the parser refused, in words (the parser's message carries a
+/// position, never the body's text).
+fn json_problem(e: Option<&serde_json::Error>) -> String {
+    let Some(e) = e else {
+        return "malformed JSON".to_owned();
+    };
+    let msg = e.to_string();
+    if msg.contains("recursion limit exceeded") {
+        format!("JSON nested deeper than the decoder's limit of 128 levels ({msg})")
+    } else if msg.contains("unicode") || msg.contains("UTF-8") {
+        format!("text that is not valid UTF-8 ({msg})")
+    } else {
+        format!("malformed JSON ({msg})")
     }
 }
 
@@ -325,6 +347,14 @@ fn span_in(whole: &[u8], part: &str) -> Range<usize> {
 pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -> Result<T, Error> {
     let first_error = match serde_json::from_slice::<T>(item) {
         Ok(t) => return Ok(t),
+        Err(e) if !e.is_data() => {
+            return Err(Error::UnexpectedResponse {
+                status: StatusCode::OK,
+                content_type: None,
+                reason: format!("record {index}: {}", json_problem(Some(&e))),
+                excerpt: String::new(),
+            });
+        }
         Err(e) => e,
     };
     let de = &mut serde_json::Deserializer::from_slice(item);
@@ -361,6 +391,32 @@ impl<'a> RawResponse<'a> {
             status,
             headers,
             body,
+            sent: None,
+        }
+    }
+
+    /// Scrubs `sent` (the credentials the request carried) from every text this response puts
+    /// into an error.
+    pub fn with_sent_credentials(mut self, sent: Option<&'a SentCredentials>) -> Self {
+        self.sent = sent;
+        self
+    }
+
+    /// Server text bound for an error: credentials the request carried and anything that looks
+    /// like a credential removed, quoted safely.
+    fn quote(&self, text: &str) -> String {
+        let text = match self.sent {
+            Some(sent) => sent.redact(text),
+            None => Cow::Borrowed(text),
+        };
+        crate::query_quote(&excerpt::redact(&text))
+    }
+
+    /// An error body's message and detail, scrubbed as [`quote`](Self::quote) does.
+    fn scrubbed(&self, e: ErrorBody) -> ErrorBody {
+        ErrorBody {
+            message: self.quote(&e.message),
+            detail: e.detail.map(|d| self.quote(&d)),
         }
     }
 
@@ -385,7 +441,7 @@ impl<'a> RawResponse<'a> {
     }
 
     fn content_type(&self) -> Option<String> {
-        self.header("content-type").map(crate::query_quote)
+        self.header("content-type").map(|v| self.quote(v))
     }
 
     /// The `Retry-After` header: seconds, or an HTTP date (counted from now).
@@ -406,12 +462,16 @@ impl<'a> RawResponse<'a> {
             status: self.status,
             content_type: self.content_type(),
             reason: reason.to_owned(),
-            excerpt: excerpt::excerpt(self.body),
+            excerpt: match self.sent {
+                Some(sent) => sent.redact(&excerpt::excerpt(self.body)).into_owned(),
+                None => excerpt::excerpt(self.body),
+            },
         }
     }
 
     fn api(&self, e: ErrorBody) -> Error {
-        let transaction_id = self.transaction_id().map(crate::query_quote);
+        let transaction_id = self.transaction_id().map(|t| self.quote(t));
+        let e = self.scrubbed(e);
         if self.status.is_success() && e.message.contains("Transaction cancelled") {
             return Error::TransactionCancelled {
                 rows_received: 0,
@@ -432,14 +492,17 @@ impl<'a> RawResponse<'a> {
     fn precheck(&self) -> Result<(), Error> {
         if self.status == StatusCode::ACCEPTED && self.method == Method::GET {
             return Err(Error::SessionRejected {
-                transaction_id: self.transaction_id().map(crate::query_quote),
+                transaction_id: self.transaction_id().map(|t| self.quote(t)),
             });
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             let message = if looks_like_json(self.body) {
-                scan(self.body).error.map(|e| match e.detail {
-                    Some(d) => format!("{}: {d}", e.message),
-                    None => e.message,
+                scan(self.body).error.map(|e| {
+                    let e = self.scrubbed(e);
+                    match e.detail {
+                        Some(d) => format!("{}: {d}", e.message),
+                        None => e.message,
+                    }
                 })
             } else {
                 None
@@ -447,7 +510,7 @@ impl<'a> RawResponse<'a> {
             return Err(Error::RateLimited {
                 retry_after: self.retry_after(),
                 message,
-                rule: self.header("x-ratelimit-rule").map(crate::query_quote),
+                rule: self.header("x-ratelimit-rule").map(|r| self.quote(r)),
                 limit: self
                     .header("x-ratelimit-limit")
                     .and_then(|v| v.trim().parse().ok()),
@@ -476,14 +539,25 @@ impl<'a> RawResponse<'a> {
 
     /// Why a JSON body that did not decode as `T` failed, preferring ServiceNow's own error.
     fn explain_failure(&self, decode_error: Option<Error>) -> Error {
+        self.explain(decode_error, None)
+    }
+
+    /// Why a body that the JSON parser refused failed.
+    fn explain_syntax(&self, e: &serde_json::Error) -> Error {
+        self.explain(None, Some(e))
+    }
+
+    /// Why the body could not be decoded, preferring ServiceNow's own error, then what the
+    /// parser found wrong (cut short, malformed, too deep, not UTF-8), then the decoding error.
+    fn explain(&self, decode_error: Option<Error>, syntax: Option<&serde_json::Error>) -> Error {
         let s = scan(self.body);
         if let Some(e) = s.error {
             if self.status.is_success() && s.has_result {
                 return Error::TransactionCancelled {
                     rows_received: s.rows,
-                    message: e.message,
-                    detail: e.detail,
-                    transaction_id: self.transaction_id().map(crate::query_quote),
+                    message: self.quote(&e.message),
+                    detail: e.detail.map(|d| self.quote(&d)),
+                    transaction_id: self.transaction_id().map(|t| self.quote(t)),
                 };
             }
             return self.api(e);
@@ -495,7 +569,12 @@ impl<'a> RawResponse<'a> {
             };
         }
         if s.malformed {
-            return self.unexpected("malformed JSON");
+            return self.unexpected(&json_problem(s.problem.as_ref()));
+        }
+        if let Some(e) = syntax {
+            // The tolerant scan skips what the real decoding read (string contents, depth
+            // inside values), so the parser's own complaint is the accurate one.
+            return self.unexpected(&json_problem(Some(e)));
         }
         if !self.status.is_success() {
             return self.unexpected("JSON without ServiceNow's `error` member");
@@ -530,7 +609,7 @@ impl<'a> RawResponse<'a> {
                 };
                 Err(self.explain_failure(Some(err)))
             }
-            Err(_) => Err(self.explain_failure(None)),
+            Err(e) => Err(self.explain_syntax(&e)),
         }
     }
 
@@ -557,7 +636,7 @@ impl<'a> RawResponse<'a> {
                 (Some(RawResult::One), None) if self.status.is_success() => {
                     match serde_json::from_slice::<OneEnvelope<'_>>(self.body) {
                         Ok(one) => Ok(vec![span_in(self.body, one.result.get())]),
-                        Err(_) => Err(self.explain_failure(None)),
+                        Err(e) => Err(self.explain_syntax(&e)),
                     }
                 }
                 _ => Err(self.explain_failure(None)),
@@ -569,7 +648,7 @@ impl<'a> RawResponse<'a> {
                 };
                 Err(self.explain_failure(Some(err)))
             }
-            Err(_) => Err(self.explain_failure(None)),
+            Err(e) => Err(self.explain_syntax(&e)),
         }
     }
 
@@ -607,5 +686,7 @@ impl<'a> RawResponse<'a> {
     }
 }
 
+#[cfg(test)]
+mod prop;
 #[cfg(test)]
 mod tests;

@@ -299,7 +299,7 @@ fn truncated_json_is_a_clear_error() {
 fn malformed_json_is_unexpected() {
     let e = decode_list(200, r#"{"result":[}"#).unwrap_err();
     assert!(
-        matches!(&e, Error::UnexpectedResponse { reason, .. } if reason == "malformed JSON"),
+        matches!(&e, Error::UnexpectedResponse { reason, .. } if reason.starts_with("malformed JSON")),
         "{e:?}"
     );
 }
@@ -536,4 +536,47 @@ fn list_items_decoded_alone_name_their_path_in_the_page() {
         Err(Error::Decode { path, .. }) => assert_eq!(path, "result[3]"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn each_malformed_body_says_what_is_wrong() {
+    let h = HeaderMap::new();
+    // Invalid UTF-8 inside a string.
+    let mut body = br#"{"result":[{"number":"INC"#.to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#""}]}"#);
+    let e = resp(&Method::GET, 200, &h, &body)
+        .decode_list::<Record>()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::UnexpectedResponse { reason, .. } if reason.contains("UTF-8")),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+    // JSON nested past the parser's depth limit.
+    let deep = format!(
+        r#"{{"result":[{{"a":{}{}}}]}}"#,
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    let e = resp(&Method::GET, 200, &h, deep.as_bytes())
+        .decode_list::<Record>()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::UnexpectedResponse { reason, .. } if reason.contains("nested")),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+    let e = resp(&Method::GET, 200, &h, deep.as_bytes())
+        .decode_list::<serde_json::Value>()
+        .unwrap_err();
+    assert!(e.to_string().contains("nested"), "{e}");
+    // The same through the lazy list path, when the record is read.
+    let r = resp(&Method::GET, 200, &h, deep.as_bytes());
+    let spans = r.list_spans().unwrap();
+    let e = super::decode_list_item::<Record>(&deep.as_bytes()[spans[0].clone()], 0).unwrap_err();
+    assert!(e.to_string().contains("nested"), "{e}");
+    let r = resp(&Method::GET, 200, &h, &body);
+    let e = r.list_spans().map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("UTF-8"), "{e}");
 }

@@ -7,11 +7,14 @@
 //! | `GET /__dev/requests`, `DELETE` | | the request log; clear |
 //! | `GET /__dev/memory` | | what the request log, counters and attachments hold ([`MemoryUse`]) |
 //! | `GET /__dev/faults`, `PUT` (array), `POST` (one rule), `DELETE` | [`FaultRule`] JSON | list, replace, add, clear |
-//! | `PUT /__dev/rate_limits` | array of [`RateLimitRule`] | replace the rate-limit rules |
+//! | `GET /__dev/rate_limits`, `PUT` (array), `POST` (one rule), `DELETE` | [`RateLimitRule`] JSON | list, replace, add, clear the rate-limit rules |
 //! | `PUT /__dev/token_ttl` | `{"access_secs":n,"refresh_secs":n}` | token lifetimes for new tokens |
 //! | `POST /__dev/revoke` | `{"user":"itil"}` or `{}` | expire the user's (or all) tokens |
 //! | `PUT /__dev/clock` | `{"skew_secs":n}` | shift the instance clock |
 //! | `POST /__dev/api_keys` | `{"user":"itil"}` | mint an API key → `{"result":{"key":…}}` |
+//! | `DELETE /__dev/api_keys` | `{"key":"…"}`, `{"user":"itil"}` or `{}` | revoke one key, a user's keys, or all → `{"result":{"revoked":n}}` |
+//! | `PUT /__dev/oauth_revocation` | `{"refresh_with_access":true}` | revoking an access token also revokes its refresh token |
+//! | `PUT /__dev/client_ca` | `{"pem":"-----BEGIN CERTIFICATE-----…"}` or `{"pem":null}` | require client certificates from that CA on new TLS connections, or stop |
 //! | `PUT /__dev/hibernate` | `{"on":true}` | hibernate every path (except `/__dev/`) |
 //! | `POST /__dev/persist` | | write a snapshot to the data directory now |
 
@@ -102,9 +105,24 @@ impl Admin {
         faults.set_rules(rules);
     }
 
+    /// The rate-limit rules, with their sys_ids.
+    pub fn rate_limits(&self) -> Vec<RateLimitRule> {
+        self.state.faults().rate_limits.clone()
+    }
+
     /// Replace the rate-limit rules (windows start again).
     pub fn set_rate_limits(&self, rules: Vec<RateLimitRule>) {
         self.state.faults().set_rate_limits(rules);
+    }
+
+    /// Add one rate-limit rule (after the others: a user's first rule is the one applied).
+    pub fn add_rate_limit(&self, rule: RateLimitRule) {
+        self.state.faults().add_rate_limit(rule);
+    }
+
+    /// Remove every rate-limit rule.
+    pub fn clear_rate_limits(&self) {
+        self.state.faults().set_rate_limits(Vec::new());
     }
 
     /// Lifetimes of tokens issued from now on; `None` keeps the current one.
@@ -117,9 +135,44 @@ impl Admin {
         self.state.tokens().revoke_user(user)
     }
 
-    /// Expire one access or refresh token; returns whether it existed.
+    /// Expire one access or refresh token as `/oauth_revoke_token.do` does (a refresh token
+    /// takes its access tokens along; see [`Admin::set_revoke_refresh_with_access`]); returns
+    /// whether it existed.
     pub fn revoke_token(&self, token: &str) -> bool {
-        self.state.tokens().revoke(token)
+        let cascade = self.state.revoke_refresh_with_access();
+        self.state.tokens().revoke(token, cascade)
+    }
+
+    /// Whether revoking an access token also revokes the refresh token issued with it (and
+    /// so that refresh token's other access tokens). Starts as
+    /// `OAuthClientConfig::revoke_refresh_with_access` (off).
+    pub fn set_revoke_refresh_with_access(&self, on: bool) {
+        self.state.set_revoke_refresh_with_access(on);
+    }
+
+    /// Require client certificates issued by a CA in `pem` on every new TLS connection
+    /// (mutual TLS), or stop requiring them with `None`. Connections already open are kept.
+    ///
+    /// # Errors
+    /// [`Error::Tls`] when the instance serves plain HTTP or the PEM holds no usable CA.
+    pub fn set_client_ca(&self, pem: Option<&str>) -> Result<(), Error> {
+        match &self.state.tls {
+            Some(tls) => tls.set_client_ca(pem),
+            None => Err(Error::Tls(
+                "the instance serves plain HTTP; start it with TLS to require client certificates"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// Forget an API key: requests with it get 401 from now on. Returns whether it existed.
+    pub fn revoke_api_key(&self, key: &str) -> bool {
+        self.state.tokens().revoke_api_key(key)
+    }
+
+    /// Forget every API key of `user` (of everyone with `None`); returns how many.
+    pub fn revoke_api_keys(&self, user: Option<&str>) -> usize {
+        self.state.tokens().revoke_api_keys(user)
     }
 
     /// Shift the instance clock (token expiry, `sys_updated_on`, `javascript:` dates) by
@@ -182,6 +235,22 @@ struct TtlBody {
 #[derive(Deserialize)]
 struct UserBody {
     user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyBody {
+    key: Option<String>,
+    user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClientCaBody {
+    pem: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RevocationBody {
+    refresh_with_access: bool,
 }
 
 #[derive(Deserialize)]
@@ -261,8 +330,17 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                 admin.clear_faults();
                 ok()
             }
+            (Method::GET, "rate_limits") => to_json(serde_json::to_value(admin.rate_limits())),
             (Method::PUT, "rate_limits") => {
                 admin.set_rate_limits(body(req).await?);
+                ok()
+            }
+            (Method::POST, "rate_limits") => {
+                admin.add_rate_limit(body(req).await?);
+                ok()
+            }
+            (Method::DELETE, "rate_limits") => {
+                admin.clear_rate_limits();
                 ok()
             }
             (Method::PUT, "token_ttl") => {
@@ -291,6 +369,26 @@ pub(crate) async fn http(req: &mut Req, rest: &str) -> Resp {
                         respond::result(StatusCode::CREATED, &json!({ "key": key, "user": user }))
                     }
                     Err(e) => respond::bad_request("Unknown user", &e.to_string()),
+                }
+            }
+            (Method::DELETE, "api_keys") => {
+                let b: KeyBody = body(req).await?;
+                let n = match (&b.key, &b.user) {
+                    (Some(key), _) => usize::from(admin.revoke_api_key(key)),
+                    (None, user) => admin.revoke_api_keys(user.as_deref()),
+                };
+                respond::result(StatusCode::OK, &json!({ "revoked": n }))
+            }
+            (Method::PUT, "oauth_revocation") => {
+                let b: RevocationBody = body(req).await?;
+                admin.set_revoke_refresh_with_access(b.refresh_with_access);
+                ok()
+            }
+            (Method::PUT, "client_ca") => {
+                let b: ClientCaBody = body(req).await?;
+                match admin.set_client_ca(b.pem.as_deref()) {
+                    Ok(()) => ok(),
+                    Err(e) => respond::bad_request("Invalid client CA", &e.to_string()),
                 }
             }
             (Method::PUT, "hibernate") => {

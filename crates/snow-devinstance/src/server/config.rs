@@ -116,6 +116,11 @@ pub struct OAuthClientConfig {
     /// PEM public key (RSA or EC) that JWT-bearer assertions must be signed with;
     /// `None` disables the JWT-bearer grant.
     pub jwt_public_key_pem: Option<String>,
+    /// Whether revoking an access token at `/oauth_revoke_token.do` also revokes the refresh
+    /// token issued with it (and that refresh token's other access tokens). Off by default:
+    /// only the token sent is marked expired, and the client can still refresh. Revoking a
+    /// refresh token always revokes its access tokens too.
+    pub revoke_refresh_with_access: bool,
 }
 
 impl fmt::Debug for OAuthClientConfig {
@@ -125,6 +130,10 @@ impl fmt::Debug for OAuthClientConfig {
             .field("client_secret", &"<redacted>")
             .field("client_credentials_user", &self.client_credentials_user)
             .field("jwt_public_key_pem", &self.jwt_public_key_pem.is_some())
+            .field(
+                "revoke_refresh_with_access",
+                &self.revoke_refresh_with_access,
+            )
             .finish()
     }
 }
@@ -136,6 +145,7 @@ impl Default for OAuthClientConfig {
             client_secret: SecretString::from("snow-dev-secret".to_owned()),
             client_credentials_user: Some("admin".to_owned()),
             jwt_public_key_pem: None,
+            revoke_refresh_with_access: false,
         }
     }
 }
@@ -161,6 +171,9 @@ pub struct DevConfig {
     pub seed: u64,
     /// Serve HTTPS with a certificate generated at start.
     pub tls: bool,
+    /// PEM of the CA certificate(s) client certificates must be issued by: the TLS listener
+    /// then requires a client certificate and verifies it (mutual TLS). Implies `tls`.
+    pub client_ca_pem: Option<String>,
     /// Directory the state lives in: every acknowledged write is logged there before it is
     /// answered, and a snapshot is written at start, at shutdown and periodically.
     pub data_dir: Option<PathBuf>,
@@ -204,6 +217,7 @@ impl Default for DevConfig {
             records: 1000,
             seed: 1,
             tls: false,
+            client_ca_pem: None,
             data_dir: None,
             persist_every: None,
             access_token_ttl: Duration::from_secs(1800),

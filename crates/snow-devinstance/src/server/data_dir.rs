@@ -11,8 +11,9 @@
 //! At start the snapshot is loaded (or the database seeded when there is none), the logs are
 //! replayed (a torn last entry is ignored), the result is written as the new snapshot and the
 //! replayed logs are deleted; attachment files no record refers to are removed. While running,
-//! a compaction writes a new snapshot and deletes the logs it covers, periodically
-//! (`persist_every`), when a log grows past `compact_log_bytes`, and at shutdown.
+//! a compaction writes a new snapshot and deletes the logs it covers: every `persist_every`
+//! (without it, every five minutes if anything was logged), when a log grows past
+//! `compact_log_bytes`, and at shutdown.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -191,7 +192,11 @@ pub(crate) fn compact(state: &State) -> Result<(), Error> {
     Ok(())
 }
 
-/// Compacts every `every` (if given) and whenever a log grows past the threshold, until the
+/// Without `persist_every`, how often the log is compacted if anything was logged.
+const DEFAULT_COMPACT_EVERY: Duration = Duration::from_secs(300);
+
+/// Compacts every `every` (if given; otherwise every five minutes when anything was logged
+/// since the last compaction) and whenever a log grows past the threshold, until the
 /// instance stops.
 pub(crate) async fn compactor(
     state: Arc<State>,
@@ -201,21 +206,20 @@ pub(crate) async fn compactor(
     let Some(wanted) = state.journal.as_ref().map(|j| j.compact_wanted.clone()) else {
         return;
     };
-    let mut ticker = every.map(|e| tokio::time::interval(e.max(Duration::from_millis(100))));
-    if let Some(t) = &mut ticker {
-        t.tick().await;
-    }
+    let always = every.is_some();
+    let period = every
+        .unwrap_or(DEFAULT_COMPACT_EVERY)
+        .max(Duration::from_millis(100));
+    let mut ticker = tokio::time::interval(period);
+    ticker.tick().await;
     loop {
-        let tick = async {
-            match &mut ticker {
-                Some(t) => {
-                    t.tick().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
         tokio::select! {
-            () = tick => {}
+            _ = ticker.tick() => {
+                let logged = state.journal.as_ref().map_or(0, |j| j.wal.logged_bytes());
+                if !always && logged == 0 {
+                    continue;
+                }
+            }
             () = wanted.notified() => {}
             _ = stop.changed() => break,
         }

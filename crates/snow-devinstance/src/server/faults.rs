@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// What an injected fault does to a request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,11 @@ pub enum Trigger {
     Fraction {
         /// Share between 0.0 and 1.0.
         p: f64,
+    },
+    /// The next n matching requests (counted from when the rule is set), then none.
+    Next {
+        /// How many.
+        n: u64,
     },
 }
 
@@ -101,10 +107,21 @@ impl FaultRule {
 
 /// A ServiceNow rate-limit rule: `limit` requests per window for one user (or all users).
 ///
+/// Windows are fixed, aligned on multiples of `window_secs` since the UNIX epoch. Every
+/// response to a request the rule applies to carries `X-RateLimit-Limit`, `X-RateLimit-Reset`
+/// (the UNIX second the window ends) and `X-RateLimit-Rule` (`rule_sys_id`); past the limit
+/// the answer is 429 with `Retry-After`. A user's own rule wins over an all-users rule.
+///
 /// ```
 /// use snow_devinstance::RateLimitRule;
-/// let rule = RateLimitRule::per_hour(Some("itil"), 100);
-/// assert_eq!(rule.window_secs, 3600);
+/// let hourly = RateLimitRule::per_hour(Some("itil"), 100);
+/// assert_eq!(hourly.window_secs, 3600);
+/// let fast: RateLimitRule = "itil:60/10".parse().unwrap();
+/// assert_eq!((fast.user.as_deref(), fast.limit, fast.window_secs), (Some("itil"), 60, 10));
+/// let everyone: RateLimitRule = "500".parse().unwrap();
+/// assert_eq!((everyone.user, everyone.window_secs), (None, 3600));
+/// assert_eq!(fast.rule_sys_id.len(), 32);
+/// assert_ne!(fast.rule_sys_id, everyone.rule_sys_id);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitRule {
@@ -116,8 +133,9 @@ pub struct RateLimitRule {
     /// Window length in seconds (ServiceNow counts per hour).
     #[serde(default = "default_window")]
     pub window_secs: u64,
-    /// The rule's `sys_id`, sent in `X-RateLimit-Rule`.
-    #[serde(default = "default_rule_id")]
+    /// The rule's `sys_id`, sent in `X-RateLimit-Rule`. Left empty (or out of the JSON), one
+    /// is derived from the user, limit and window.
+    #[serde(default)]
     pub rule_sys_id: String,
 }
 
@@ -125,19 +143,94 @@ fn default_window() -> u64 {
     3600
 }
 
-fn default_rule_id() -> String {
-    "4a2cf4c3db3d1010c0a8f7f1f39619e7".to_owned()
-}
-
 impl RateLimitRule {
-    /// `limit` requests per hour for `user` (or everybody).
-    pub fn per_hour(user: Option<&str>, limit: u64) -> Self {
-        Self {
+    /// `limit` requests per `window_secs` seconds for `user` (or everybody).
+    pub fn new(user: Option<&str>, limit: u64, window_secs: u64) -> Self {
+        let mut rule = Self {
             user: user.map(str::to_owned),
             limit,
-            window_secs: default_window(),
-            rule_sys_id: default_rule_id(),
+            window_secs,
+            rule_sys_id: String::new(),
+        };
+        rule.rule_sys_id = rule.derived_sys_id();
+        rule
+    }
+
+    /// `limit` requests per hour for `user` (or everybody).
+    pub fn per_hour(user: Option<&str>, limit: u64) -> Self {
+        Self::new(user, limit, default_window())
+    }
+
+    /// A sys_id that is the same for the same user, limit and window.
+    fn derived_sys_id(&self) -> String {
+        let text = format!(
+            "rate-limit-rule\0{}\0{}\0{}",
+            self.user.as_deref().unwrap_or("*"),
+            self.limit,
+            self.window_secs
+        );
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The rule with its sys_id filled in when it was left empty.
+    fn with_sys_id(mut self) -> Self {
+        if self.rule_sys_id.is_empty() {
+            self.rule_sys_id = self.derived_sys_id();
         }
+        self
+    }
+}
+
+/// Why a rate-limit rule written as text (`[USER:]LIMIT[/WINDOW_SECS]`) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RateLimitSpecError {
+    /// The user part before `:` is empty.
+    #[error("rate limit {0:?}: the user before ':' is empty")]
+    User(String),
+    /// The limit is not a whole number.
+    #[error("rate limit {0:?}: the limit must be a whole number of requests")]
+    Limit(String),
+    /// The window after `/` is not a positive whole number of seconds.
+    #[error("rate limit {0:?}: the window after '/' must be a positive whole number of seconds")]
+    Window(String),
+}
+
+impl std::str::FromStr for RateLimitRule {
+    type Err = RateLimitSpecError;
+
+    /// `itil:60/10` (60 requests per 10 s for `itil`), `itil:100` (per hour), `500/60`
+    /// (every user).
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (user, rest) = match spec.rsplit_once(':') {
+            Some((u, _)) if u.trim().is_empty() => {
+                return Err(RateLimitSpecError::User(spec.to_owned()));
+            }
+            Some((u, r)) => (Some(u.trim()), r),
+            None => (None, spec),
+        };
+        let (limit, window) = match rest.split_once('/') {
+            Some((l, w)) => (l, Some(w)),
+            None => (rest, None),
+        };
+        let limit = limit
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| RateLimitSpecError::Limit(spec.to_owned()))?;
+        let window = match window {
+            None => default_window(),
+            Some(w) => w
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|w| *w > 0)
+                .ok_or_else(|| RateLimitSpecError::Window(spec.to_owned()))?,
+        };
+        Ok(Self::new(user, limit, window))
     }
 }
 
@@ -182,7 +275,10 @@ impl Faults {
     pub(crate) fn new(seed: u64, rules: Vec<FaultRule>, rate_limits: Vec<RateLimitRule>) -> Self {
         Self {
             rules: rules.into_iter().map(|r| (r, 0)).collect(),
-            rate_limits,
+            rate_limits: rate_limits
+                .into_iter()
+                .map(RateLimitRule::with_sys_id)
+                .collect(),
             windows: HashMap::new(),
             dice: Dice::new(seed),
         }
@@ -201,8 +297,12 @@ impl Faults {
     }
 
     pub(crate) fn set_rate_limits(&mut self, rules: Vec<RateLimitRule>) {
-        self.rate_limits = rules;
+        self.rate_limits = rules.into_iter().map(RateLimitRule::with_sys_id).collect();
         self.windows.clear();
+    }
+
+    pub(crate) fn add_rate_limit(&mut self, rule: RateLimitRule) {
+        self.rate_limits.push(rule.with_sys_id());
     }
 
     /// Whether any rule puts the instance into hibernation for this path.
@@ -235,6 +335,7 @@ impl Faults {
                 Trigger::Always => true,
                 Trigger::EveryNth { n } => *count % n.max(1) == 0,
                 Trigger::Fraction { p } => self.dice.next_f64() < p,
+                Trigger::Next { n } => *count <= n,
             };
             if hit {
                 hits.push(rule.fault.clone());
@@ -318,6 +419,43 @@ mod tests {
         let a = run();
         assert_eq!(a, run());
         assert!((150..350).contains(&a), "{a}");
+    }
+
+    #[test]
+    fn next_n_hits_the_next_requests_only() {
+        let mut f = Faults::new(
+            1,
+            vec![FaultRule::new(FaultKind::Semaphore, Trigger::Next { n: 2 })],
+            vec![],
+        );
+        let hits: Vec<bool> = (0..5).map(|_| !f.roll("/x", None).is_empty()).collect();
+        assert_eq!(hits, [true, true, false, false, false]);
+    }
+
+    #[test]
+    fn rate_limit_specs() {
+        let r: RateLimitRule = " itil : 60 / 10 ".parse().expect("spec");
+        assert_eq!(r, RateLimitRule::new(Some("itil"), 60, 10));
+        assert_eq!(
+            "7".parse::<RateLimitRule>().expect("spec"),
+            RateLimitRule::per_hour(None, 7)
+        );
+        for bad in [
+            "", ":5", "itil:", "itil:x", "itil:5/0", "itil:5/", "5/-1", "-5",
+        ] {
+            assert!(bad.parse::<RateLimitRule>().is_err(), "{bad:?}");
+        }
+        let mut f = Faults::new(1, vec![], vec![]);
+        f.set_rate_limits(vec![RateLimitRule {
+            user: None,
+            limit: 1,
+            window_secs: 60,
+            rule_sys_id: String::new(),
+        }]);
+        assert_eq!(
+            f.rate_limits[0].rule_sys_id,
+            RateLimitRule::new(None, 1, 60).rule_sys_id
+        );
     }
 
     #[test]

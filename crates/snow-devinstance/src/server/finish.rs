@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use super::body::{self, OutBody};
 use super::faults::RateDecision;
 use super::gzip;
-use super::respond::Resp;
+use super::respond::{MAX_HEADER_LINE, Resp};
 use super::state::State;
 
 /// Turn a handler's response into what goes on the wire.
@@ -58,6 +58,7 @@ pub(crate) fn finish(
             h.insert("x-ratelimit-rule", v);
         }
     }
+    drop_long_headers(&mut parts.headers);
     let mut bytes = bytes;
     if gzip && !bytes.is_empty() && parts.status != StatusCode::NO_CONTENT {
         if let Some(compressed) = gzip::compress(&bytes) {
@@ -80,4 +81,19 @@ pub(crate) fn finish(
         body::full(bytes)
     };
     Response::from_parts(parts, body)
+}
+
+/// Drops every header whose line would be longer than [`MAX_HEADER_LINE`] (an absurd file
+/// name in `Content-Disposition` and `X-Attachment-Metadata`, say): a header nobody can read
+/// is worse than none. The `Link` header never gets here that long (see the Table API).
+fn drop_long_headers(headers: &mut http::HeaderMap) {
+    let too_long: Vec<header::HeaderName> = headers
+        .iter()
+        .filter(|(k, v)| k.as_str().len() + 2 + v.len() > MAX_HEADER_LINE)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for name in too_long {
+        tracing::debug!(header = %name, "dropping a response header longer than 16 KiB");
+        headers.remove(&name);
+    }
 }

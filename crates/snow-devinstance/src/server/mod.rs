@@ -89,7 +89,6 @@ pub enum Error {
 pub struct DevInstance {
     state: Arc<State>,
     addr: SocketAddr,
-    ca_pem: Option<String>,
     stop: watch::Sender<bool>,
     accept: Option<JoinHandle<()>>,
     saver: Option<JoinHandle<()>>,
@@ -105,12 +104,12 @@ impl DevInstance {
         let addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
-        let generated = if config.tls {
-            Some(tls::generate()?)
+        let tls = if config.tls || config.client_ca_pem.is_some() {
+            Some(tls::Tls::generate(config.client_ca_pem.as_deref())?)
         } else {
             None
         };
-        let scheme = if config.tls { "https" } else { "http" };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{addr}");
         let (db, blobs, journal) = match &config.data_dir {
             Some(dir) => {
@@ -124,17 +123,9 @@ impl DevInstance {
             ),
         };
         let persist_every = config.persist_every;
-        let state = Arc::new(State::new(config, base_url, db, blobs, journal));
+        let state = Arc::new(State::new(config, base_url, db, blobs, journal, tls));
         let (stop, stop_rx) = watch::channel(false);
-        let acceptor = generated
-            .as_ref()
-            .map(|g| tokio_rustls::TlsAcceptor::from(g.server.clone()));
-        let accept = tokio::spawn(accept_loop(
-            listener,
-            state.clone(),
-            acceptor,
-            stop_rx.clone(),
-        ));
+        let accept = tokio::spawn(accept_loop(listener, state.clone(), stop_rx.clone()));
         let saver = state
             .journal
             .is_some()
@@ -142,7 +133,6 @@ impl DevInstance {
         Ok(DevInstance {
             state,
             addr,
-            ca_pem: generated.map(|g| g.ca_pem),
             stop,
             accept: Some(accept),
             saver,
@@ -161,7 +151,7 @@ impl DevInstance {
 
     /// The PEM of the certificate authority that signed the server certificate, when TLS is on.
     pub fn ca_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+        self.state.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// Direct access to counters, request log, faults, tokens and data.
@@ -202,12 +192,7 @@ impl Drop for DevInstance {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    state: Arc<State>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -231,9 +216,10 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let acceptor = state.tls.as_ref().map(|t| t.acceptor());
         let state = state.clone();
         let svc = hyper::service::service_fn(move |req| service::serve(state.clone(), req));
-        match &tls {
+        match acceptor {
             None => {
                 let conn = builder
                     .serve_connection(TokioIo::new(stream), svc)
@@ -244,7 +230,6 @@ async fn accept_loop(
                 });
             }
             Some(acceptor) => {
-                let acceptor = acceptor.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {

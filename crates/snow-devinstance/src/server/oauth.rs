@@ -20,10 +20,15 @@ pub(crate) fn token(state: &State, headers: &HeaderMap, body: &Bytes) -> Resp {
         Some((grant_name, user, client, with_refresh)) => {
             let now = state.now_ms();
             let mut tokens = state.tokens();
-            let (access, expires_at) =
-                tokens.access_for(&user, &client, now, state.access_ttl_ms());
             let refresh = with_refresh
                 .then(|| tokens.refresh_for(&user, &client, now, state.refresh_ttl_ms()));
+            let (access, expires_at) = tokens.access_for(
+                &user,
+                &client,
+                refresh.as_deref(),
+                now,
+                state.access_ttl_ms(),
+            );
             drop(tokens);
             state.count_grant(grant_name);
             let expires_in = (expires_at.saturating_sub(now).saturating_sub(1) / 1000).max(0);
@@ -141,6 +146,8 @@ fn verify_jwt(state: &State, assertion: &str) -> Option<String> {
 }
 
 /// `/oauth_revoke_token.do?token=…`: expire an access or refresh token. No authentication.
+/// A refresh token takes its access tokens along; an access token takes its refresh token
+/// along only when the instance is set to (`OAuthClientConfig::revoke_refresh_with_access`).
 pub(crate) fn revoke(state: &State, query: &str, body: &Bytes) -> Resp {
     let from = |b: &[u8]| {
         form_urlencoded::parse(b)
@@ -149,7 +156,8 @@ pub(crate) fn revoke(state: &State, query: &str, body: &Bytes) -> Resp {
     };
     match from(query.as_bytes()).or_else(|| from(body)) {
         Some(token) => {
-            state.tokens().revoke(&token);
+            let cascade = state.revoke_refresh_with_access();
+            state.tokens().revoke(&token, cascade);
             respond::json(StatusCode::OK, "{}")
         }
         None => respond::oauth_denied(),

@@ -10,6 +10,10 @@ pub(crate) type Resp = Response<Bytes>;
 
 pub(crate) const JSON: &str = "application/json;charset=UTF-8";
 
+/// The longest response header line (name, `: ` and value) this instance sends. Python's
+/// `http.client` refuses lines past 64 KiB; 16 KiB keeps every client well inside its limits.
+pub(crate) const MAX_HEADER_LINE: usize = 16 * 1024;
+
 /// The `detail` ServiceNow gives with an unhandled exception or a cancelled transaction.
 pub(crate) const DEBUG_HINT: &str = "Check logs for error trace or enable glide.rest.debug property to verify REST request processing";
 

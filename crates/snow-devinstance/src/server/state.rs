@@ -1,6 +1,6 @@
 //! The state shared by every connection of one instance.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use super::config::{DevConfig, DevUser};
 use super::data_dir::Journal;
 use super::faults::Faults;
 use super::introspect::{CounterSet, Counters, LoggedRequest, MemoryUse, RequestLog};
+use super::tls::Tls;
 use super::tokens::Tokens;
 use super::wal::Ticket;
 use crate::db::Db;
@@ -20,11 +21,14 @@ pub(crate) struct State {
     pub(crate) blobs: Blobs,
     /// The log of writes, with a data directory.
     pub(crate) journal: Option<Journal>,
+    /// The TLS identity and acceptor, when serving HTTPS.
+    pub(crate) tls: Option<Tls>,
     pub(crate) tokens: Mutex<Tokens>,
     pub(crate) faults: Mutex<Faults>,
     counters: Mutex<CounterSet>,
     log: Mutex<RequestLog>,
     clock_skew_ms: AtomicI64,
+    revoke_refresh_with_access: AtomicBool,
     access_ttl_ms: AtomicI64,
     refresh_ttl_ms: AtomicI64,
     txn: AtomicU64,
@@ -49,6 +53,7 @@ impl State {
         db: Db,
         blobs: Blobs,
         journal: Option<Journal>,
+        tls: Option<Tls>,
     ) -> Self {
         let faults = Faults::new(
             config.seed,
@@ -56,6 +61,7 @@ impl State {
             config.rate_limits.clone(),
         );
         let log = RequestLog::new(config.request_log_capacity, config.request_log_max_bytes);
+        let cascade = config.oauth.revoke_refresh_with_access;
         Self {
             access_ttl_ms: AtomicI64::new(ms(config.access_token_ttl)),
             refresh_ttl_ms: AtomicI64::new(ms(config.refresh_token_ttl)),
@@ -64,11 +70,13 @@ impl State {
             db: RwLock::new(db),
             blobs,
             journal,
+            tls,
             tokens: Mutex::new(Tokens::default()),
             faults: Mutex::new(faults),
             counters: Mutex::new(CounterSet::default()),
             log: Mutex::new(log),
             clock_skew_ms: AtomicI64::new(0),
+            revoke_refresh_with_access: AtomicBool::new(cascade),
             txn: AtomicU64::new(0x79ae_e3f5_2fa2),
         }
     }
@@ -125,6 +133,15 @@ impl State {
 
     pub(crate) fn clock_skew_ms(&self) -> i64 {
         self.clock_skew_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether revoking an access token also revokes its refresh token.
+    pub(crate) fn revoke_refresh_with_access(&self) -> bool {
+        self.revoke_refresh_with_access.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_revoke_refresh_with_access(&self, on: bool) {
+        self.revoke_refresh_with_access.store(on, Ordering::Relaxed);
     }
 
     pub(crate) fn access_ttl_ms(&self) -> i64 {

@@ -56,6 +56,30 @@ fn list(req: &Req, table: &str) -> Resp {
     if listing.rows.is_empty() && req.version.as_deref() == Some("v1") {
         return respond::no_records_v1();
     }
+    let returned = listing.rows.len();
+    let total = if no_count { None } else { Some(listing.total) };
+    let link = if req.params.flag("sysparm_suppress_pagination_header", false) {
+        None
+    } else {
+        link_header(req, limit, offset, total, returned)
+    };
+    if let Some(link) = &link {
+        let line = "link: ".len() + link.len();
+        if line > respond::MAX_HEADER_LINE {
+            // The query cannot be echoed four times in a header any client reads: refuse
+            // loudly rather than drop the Link header (a client following it would take the
+            // first page for the last).
+            return respond::error(
+                StatusCode::URI_TOO_LONG,
+                "Requested URI is too long",
+                Some(&format!(
+                    "The query is too long to repeat in the Link header ({line} bytes, at most {}); \
+                     shorten sysparm_query or send sysparm_suppress_pagination_header=true",
+                    respond::MAX_HEADER_LINE
+                )),
+            );
+        }
+    }
     let shown = if req.cancel_txn {
         listing.rows.len() / 2
     } else {
@@ -90,20 +114,14 @@ fn list(req: &Req, table: &str) -> Resp {
     } else {
         out.extend_from_slice(b"]}");
     }
-    let returned = listing.rows.len();
-    let total = if no_count { None } else { Some(listing.total) };
     drop(db);
 
     let mut resp = respond::json(StatusCode::OK, Bytes::from(out));
     let count = total.unwrap_or(returned);
     resp.headers_mut()
         .insert("x-total-count", HeaderValue::from(count as u64));
-    if !req.params.flag("sysparm_suppress_pagination_header", false) {
-        if let Some(link) = link_header(req, limit, offset, total, returned) {
-            if let Ok(v) = HeaderValue::from_str(&link) {
-                resp.headers_mut().insert(http::header::LINK, v);
-            }
-        }
+    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(http::header::LINK, v);
     }
     resp
 }

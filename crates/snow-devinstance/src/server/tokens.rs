@@ -11,6 +11,8 @@ pub(crate) struct Issued {
     pub(crate) user: String,
     pub(crate) client_id: String,
     pub(crate) expires_at_ms: i64,
+    /// For an access token: the refresh token issued with it (revoking that revokes this).
+    pub(crate) refresh: Option<String>,
 }
 
 /// Issued access and refresh tokens, keyed by the token text.
@@ -65,18 +67,23 @@ pub(crate) fn random_hex(len: usize) -> String {
 }
 
 impl Tokens {
-    /// The valid access token for (user, client), or a fresh one.
+    /// The valid access token for (user, client), or a fresh one; `refresh` is the refresh
+    /// token handed out with it, if any.
     pub(crate) fn access_for(
         &mut self,
         user: &str,
         client: &str,
+        refresh: Option<&str>,
         now_ms: i64,
         ttl_ms: i64,
     ) -> (String, i64) {
         let key = (user.to_owned(), client.to_owned());
         if let Some(tok) = self.current_access.get(&key) {
-            if let Some(t) = self.access.get(tok) {
+            if let Some(t) = self.access.get_mut(tok) {
                 if t.expires_at_ms > now_ms {
+                    if refresh.is_some() {
+                        t.refresh = refresh.map(str::to_owned);
+                    }
                     return (tok.clone(), t.expires_at_ms);
                 }
             }
@@ -89,6 +96,7 @@ impl Tokens {
                 user: user.to_owned(),
                 client_id: client.to_owned(),
                 expires_at_ms,
+                refresh: refresh.map(str::to_owned),
             },
         );
         self.current_access.insert(key, tok.clone());
@@ -121,6 +129,7 @@ impl Tokens {
                 user: user.to_owned(),
                 client_id: client.to_owned(),
                 expires_at_ms: now_ms.saturating_add(ttl_ms),
+                refresh: None,
             },
         );
         self.current_refresh.insert(key, tok.clone());
@@ -143,13 +152,45 @@ impl Tokens {
             .cloned()
     }
 
-    /// Mark a token (access or refresh) expired. Returns whether it existed.
-    pub(crate) fn revoke(&mut self, token: &str) -> bool {
-        let a = self.access.remove(token).is_some();
-        let r = self.refresh.remove(token).is_some();
-        self.current_access.retain(|_, t| t != token);
-        self.current_refresh.retain(|_, t| t != token);
-        a || r
+    /// Mark a token expired, as `/oauth_revoke_token.do` does. Returns whether it existed.
+    ///
+    /// A refresh token takes every access token issued with it along. An access token goes
+    /// alone, unless `access_takes_refresh`: then the refresh token issued with it (and so
+    /// that refresh token's other access tokens) goes too.
+    pub(crate) fn revoke(&mut self, token: &str, access_takes_refresh: bool) -> bool {
+        let refresh = if self.refresh.remove(token).is_some() {
+            Some(token.to_owned())
+        } else if let Some(access) = self.access.remove(token) {
+            access.refresh.filter(|_| access_takes_refresh)
+        } else {
+            return false;
+        };
+        if let Some(r) = refresh {
+            self.refresh.remove(&r);
+            self.access
+                .retain(|_, t| t.refresh.as_deref() != Some(r.as_str()));
+        }
+        self.forget_revoked();
+        true
+    }
+
+    /// Drops "current token" entries that point at tokens no longer issued.
+    fn forget_revoked(&mut self) {
+        let (access, refresh) = (&self.access, &self.refresh);
+        self.current_access.retain(|_, t| access.contains_key(t));
+        self.current_refresh.retain(|_, t| refresh.contains_key(t));
+    }
+
+    /// Forget one API key. Returns whether it existed.
+    pub(crate) fn revoke_api_key(&mut self, key: &str) -> bool {
+        self.api_keys.remove(key).is_some()
+    }
+
+    /// Forget every API key of a user (or of everyone); returns how many.
+    pub(crate) fn revoke_api_keys(&mut self, user: Option<&str>) -> usize {
+        let before = self.api_keys.len();
+        self.api_keys.retain(|_, u| user.is_some_and(|x| x != u));
+        before - self.api_keys.len()
     }
 
     /// Expire every token of a user (or of everyone).

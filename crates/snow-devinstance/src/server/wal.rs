@@ -14,6 +14,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -181,6 +182,8 @@ impl Shared {
 /// The running log: a queue and the writer thread behind it.
 pub(crate) struct Wal {
     shared: Arc<Shared>,
+    /// Bytes in the current generation, as the writer last wrote them.
+    logged: Arc<AtomicU64>,
     durable: watch::Receiver<Durable>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -235,7 +238,9 @@ impl Wal {
             wake: Condvar::new(),
         });
         let (tx, durable) = watch::channel(Durable::default());
+        let logged = Arc::new(AtomicU64::new(0));
         let writer = Writer {
+            logged: logged.clone(),
             dir: dir.to_owned(),
             generation,
             file,
@@ -253,6 +258,7 @@ impl Wal {
             })?;
         Ok(Wal {
             shared,
+            logged,
             durable,
             thread: Mutex::new(Some(thread)),
         })
@@ -278,6 +284,11 @@ impl Wal {
         drop(q);
         self.shared.wake.notify_one();
         Ticket(Some((seq, self.durable.clone())))
+    }
+
+    /// Bytes written to the current generation (0 right after a rotation).
+    pub(crate) fn logged_bytes(&self) -> u64 {
+        self.logged.load(Ordering::Relaxed)
     }
 
     /// Switches the writer to the next generation after the entries queued so far; the
@@ -333,6 +344,8 @@ struct Writer {
     file: File,
     /// Bytes in the current generation.
     written: u64,
+    /// `written`, shared with [`Wal::logged_bytes`].
+    logged: Arc<AtomicU64>,
     compact_after: u64,
     compact: Arc<Notify>,
     durable: watch::Sender<Durable>,
@@ -391,6 +404,7 @@ impl Writer {
         }
         let before = self.written;
         self.written += buf.len() as u64;
+        self.logged.store(self.written, Ordering::Relaxed);
         buf.clear();
         if before <= self.compact_after && self.written > self.compact_after {
             self.compact.notify_one();
@@ -413,6 +427,7 @@ impl Writer {
                 self.file = file;
                 self.generation = closed + 1;
                 self.written = 0;
+                self.logged.store(0, Ordering::Relaxed);
                 Ok(closed)
             }
             Err(e) => Err(format!("cannot open the next log file: {e}")),
@@ -496,8 +511,10 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified())
             .await
             .expect("compaction asked for past the threshold");
+        assert!(wal.logged_bytes() > 10);
         let closed = wal.rotate().recv().expect("answer").expect("rotated");
         assert_eq!(closed, 3);
+        assert_eq!(wal.logged_bytes(), 0, "nothing in the new generation yet");
         wal.append(b"second".to_vec())
             .wait()
             .await

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response, StatusCode};
+use snow_core::secret::{SecretString, SentCredentials};
 use snow_core::{AuthRetry, Authenticator, BoxError, Instance};
 use tower::{Layer, Service, ServiceExt};
 
@@ -118,11 +119,13 @@ where
     auth.authenticate(&mut parts)
         .await
         .map_err(TransportError::Auth)?;
-    let resp = inner
+    let sent = sent_credentials(&parts);
+    let mut resp = inner
         .call(Request::from_parts(parts.clone(), body))
         .await
         .map_err(Into::into)?;
     if resp.status() != StatusCode::UNAUTHORIZED {
+        resp.extensions_mut().insert(sent);
         return Ok(resp);
     }
 
@@ -132,7 +135,9 @@ where
         .await
         .map_err(TransportError::Auth)?;
     let (AuthRetry::Replay, Some(body)) = (decision, replay_body) else {
-        return Ok(Response::from_parts(resp_parts, resp_body));
+        let mut resp = Response::from_parts(resp_parts, resp_body);
+        resp.extensions_mut().insert(sent);
+        return Ok(resp);
     };
     drop(resp_body);
     tracing::debug!(method = %original.method, "replaying the request once after 401 with fresh credentials");
@@ -141,10 +146,54 @@ where
     auth.authenticate(&mut parts)
         .await
         .map_err(TransportError::Auth)?;
-    replay
+    let sent = sent_credentials(&parts);
+    let mut resp = replay
         .oneshot(Request::from_parts(parts, body))
         .await
-        .map_err(Into::into)
+        .map_err(Into::into)?;
+    resp.extensions_mut().insert(sent);
+    Ok(resp)
+}
+
+/// The credentials on an authenticated request head, and the parts of them a server could
+/// quote back (a Basic header's base64 text, its decoded `user:password` and password, a
+/// bearer token, percent-decoded key parameters), for whoever quotes the answer to scrub.
+fn sent_credentials(parts: &http::request::Parts) -> SentCredentials {
+    use base64::Engine as _;
+    let mut values = Vec::new();
+    for (name, value) in &parts.headers {
+        if !(value.is_sensitive() || snow_core::is_credential_header(name)) {
+            continue;
+        }
+        let Ok(text) = value.to_str() else { continue };
+        values.push(text.to_owned());
+        let (scheme, rest) = text.split_once(' ').unwrap_or(("", text));
+        if scheme.eq_ignore_ascii_case("basic") {
+            values.push(rest.trim().to_owned());
+            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) {
+                let decoded = String::from_utf8_lossy(&decoded).into_owned();
+                if let Some((_, password)) = decoded.split_once(':') {
+                    values.push(password.to_owned());
+                }
+                values.push(decoded);
+            }
+        } else if !scheme.is_empty() {
+            values.push(rest.trim().to_owned());
+        }
+    }
+    for pair in parts.uri.query().unwrap_or("").split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if snow_core::is_credential_query_param(name) && !value.is_empty() {
+            values.push(value.to_owned());
+            let decoded = percent_encoding::percent_decode_str(&value.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            if decoded != value {
+                values.push(decoded);
+            }
+        }
+    }
+    SentCredentials::new(values.into_iter().map(SecretString::from).collect())
 }
 
 #[cfg(test)]
