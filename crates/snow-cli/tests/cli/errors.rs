@@ -71,12 +71,8 @@ fn a_hibernating_instance_exits_6() {
 #[test]
 fn a_rate_limit_exits_5() {
     let dev = Dev::start(10);
-    dev.admin().set_rate_limits(vec![RateLimitRule {
-        user: Some("admin".into()),
-        limit: 1,
-        window_secs: 3600,
-        rule_sys_id: "4a2cf4c3db3d1010c0a8f7f1f39619e7".into(),
-    }]);
+    dev.admin()
+        .set_rate_limits(vec![RateLimitRule::new(Some("admin"), 1, 3600)]);
     dev.snow(&["table", "list", "incident", "--limit", "1"])
         .run()
         .ok();
