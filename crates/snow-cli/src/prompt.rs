@@ -4,10 +4,11 @@ use std::io::IsTerminal;
 
 use secrecy::SecretString;
 
-/// Asks for a secret when standard input and standard error are a terminal; `None` otherwise
-/// (or when nothing could be read). The answer is never echoed.
+/// Asks for a secret on the terminal (the prompt and the answer go through `/dev/tty`) when
+/// standard input is a terminal; `None` otherwise, or when nothing could be read. The answer
+/// is never echoed.
 pub(crate) fn secret(prompt: &str) -> Option<SecretString> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+    if !std::io::stdin().is_terminal() {
         return None;
     }
     rpassword::prompt_password(prompt)

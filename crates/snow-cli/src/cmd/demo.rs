@@ -24,7 +24,7 @@ use super::Ctx;
 use super::input::RecordOpts;
 use crate::exit::CliError;
 use crate::export::{self, ExportArgs};
-use crate::output::{CellMode, Format, RecordWriter};
+use crate::output::{CellMode, Format, RecordWriter, thousands};
 
 /// `snow demo`.
 #[derive(Args)]
@@ -87,7 +87,7 @@ async fn tour(a: &DemoArgs, dir: &Path) -> Result<(), CliError> {
         1,
         &format!(
             "Starting a dev instance with {} incidents on loopback",
-            a.records
+            thousands(a.records as u64)
         ),
     );
     let t = Instant::now();
@@ -105,7 +105,7 @@ async fn tour(a: &DemoArgs, dir: &Path) -> Result<(), CliError> {
     steps.push(Step {
         name: "dev instance",
         took: t.elapsed(),
-        result: format!("{} incidents at {url}", a.records),
+        result: format!("{} incidents at {url}", thousands(a.records as u64)),
     });
 
     let outcome = async {
@@ -115,6 +115,9 @@ async fn tour(a: &DemoArgs, dir: &Path) -> Result<(), CliError> {
         let (write_step, sys_id) = writes(&client, &url).await?;
         steps.push(write_step);
         steps.push(attachment(&client, &url, &sys_id, dir).await?);
+        command(&format!(
+            "snow --url {url} table delete incident {sys_id} --yes"
+        ));
         client.table("incident").delete(&sys_id).await?;
         say(&format!("deleted incident {sys_id}"));
         steps.push(export_step(&url, a, dir).await?);
@@ -265,7 +268,7 @@ async fn oauth(dev: &DevInstance, url: &str, dir: &Path) -> Result<(Step, Client
 }
 
 async fn writes(client: &Client, url: &str) -> Result<(Step, String), CliError> {
-    heading(4, "Create, update and delete an incident (over OAuth)");
+    heading(4, "Create and update an incident (over OAuth)");
     command(&format!(
         "snow --url {url} table create incident --set short_description='snow demo: printer on fire'"
     ));
@@ -287,9 +290,6 @@ async fn writes(client: &Client, url: &str) -> Result<(Step, String), CliError> 
         "urgency is now {}",
         updated.str("urgency").unwrap_or("?")
     ));
-    command(&format!(
-        "snow --url {url} table delete incident {sys_id} --yes   (after step 5)"
-    ));
     Ok((
         Step {
             name: "create/update",
@@ -306,7 +306,10 @@ async fn attachment(
     sys_id: &str,
     dir: &Path,
 ) -> Result<Step, CliError> {
-    heading(5, "Attachment round trip: 1 MiB up, down, compared");
+    heading(
+        5,
+        "Attachment round trip on it (1 MiB up, down, compared), then delete the incident",
+    );
     let file = dir.join("demo.bin");
     // Deterministic bytes, no randomness needed.
     let data: Vec<u8> = (0u32..1024 * 1024)
@@ -377,20 +380,16 @@ async fn export_step(url: &str, a: &DemoArgs, dir: &Path) -> Result<Step, CliErr
     };
     let s = export::export(&client, &args, Format::Jsonl).await?;
     let secs = s.elapsed.as_secs_f64().max(0.001);
+    let rate = thousands((s.records as f64 / secs) as u64);
     say(&format!(
-        "{} records, {:.1} MB, in {secs:.2} s ({:.0} records/s); interrupted, the same command resumes",
-        s.records,
+        "{} records, {:.1} MB, in {secs:.2} s ({rate} records/s); after an interruption, the same command resumes",
+        thousands(s.records),
         s.bytes as f64 / 1e6,
-        s.records as f64 / secs
     ));
     Ok(Step {
         name: "export",
         took: s.elapsed,
-        result: format!(
-            "{} records, {:.0} records/s",
-            s.records,
-            s.records as f64 / secs
-        ),
+        result: format!("{} records, {rate} records/s", thousands(s.records)),
     })
 }
 

@@ -26,7 +26,7 @@ use crate::cmd::Ctx;
 use crate::cmd::input::RecordOpts;
 use crate::connect::Needs;
 use crate::exit::CliError;
-use crate::output::Format;
+use crate::output::{Format, thousands};
 use crate::progress::{Progress, Unit};
 use checkpoint::{Checkpoint, Job};
 pub(crate) use ranges::Shard;
@@ -92,18 +92,18 @@ pub(crate) async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
         let secs = summary.elapsed.as_secs_f64().max(0.001);
         let new = summary.records - summary.resumed_from;
         eprintln!(
-            "snow: exported {} {label} record(s){}{} in {secs:.1} s ({:.0} records/s)",
-            summary.records,
+            "snow: exported {} {label} record(s){}{} in {secs:.1} s ({} records/s)",
+            thousands(summary.records),
             output
                 .as_ref()
                 .map(|p| format!(" to {}", p.display()))
                 .unwrap_or_default(),
             if summary.resumed_from > 0 {
-                format!(" (resumed after {})", summary.resumed_from)
+                format!(" (resumed after {})", thousands(summary.resumed_from))
             } else {
                 String::new()
             },
-            new as f64 / secs
+            thousands((new as f64 / secs) as u64)
         );
     }
     Ok(())

@@ -53,6 +53,19 @@ impl Format {
     }
 }
 
+/// `1234567` as `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Writes one JSON value as a JSONL line: as is when it is on one line already, else
 /// compacted (a value holding line breaks between tokens would break the line format).
 pub(crate) fn write_jsonl(out: &mut impl Write, raw: &str) -> std::io::Result<()> {
@@ -314,6 +327,14 @@ mod tests {
         );
         let t = list(Format::Table, &recs, None);
         assert!(t.starts_with("a    b\n---  -\n1    x\n2,3  y"), "{t}");
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

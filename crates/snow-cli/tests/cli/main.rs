@@ -10,5 +10,5 @@ mod auth;
 mod errors;
 mod export;
 mod misc;
-mod progress;
 mod table;
+mod terminal;

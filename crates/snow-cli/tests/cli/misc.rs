@@ -111,7 +111,7 @@ fn the_demo_walks_through_everything() {
         "refresh_token 1",
         "urgency is now 1",
         "hashes match",
-        "1500 records",
+        "1,500 records",
         "Summary",
     ] {
         assert!(out.contains(needle), "{needle:?} missing:\n{out}");
