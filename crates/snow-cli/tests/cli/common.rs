@@ -61,6 +61,15 @@ impl Dev {
         c
     }
 
+    /// The CA certificate (PEM) of a TLS instance.
+    pub(crate) fn admin_ca_pem(&self) -> String {
+        self.instance
+            .as_ref()
+            .and_then(|i| i.ca_pem())
+            .expect("a TLS instance")
+            .to_owned()
+    }
+
     /// A path in the test's private directory.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.home.path().join(name)

@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod attachments;
 mod auth;
+mod connect;
 mod errors;
 mod export;
 mod misc;
