@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
             eprintln!("  rules only the dependency rules and the rust-version check");
             eprintln!(
-                "  bench [--quick] [--reps N] [--big N]  serving and client-streaming benchmarks"
+                "  bench [--quick] [--reps N] [--big N] [--only serving|streaming|export]  the benchmarks"
             );
             eprintln!(
                 "  soak [--minutes N]  the fault soak (32 workers, 5 % faults, ledger check) for N minutes"

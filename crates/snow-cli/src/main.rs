@@ -4,6 +4,10 @@
 //! parallel exports, over the snow client crates; a local dev instance and a guided demo.
 //! See the crate's README for every command, and `snow --help` for the exit codes.
 
+// The doc comments of the command-line types are the text of `snow --help`, where URLs are
+// written plainly.
+#![allow(rustdoc::bare_urls)]
+
 mod cli;
 mod cmd;
 mod config;
