@@ -257,3 +257,60 @@ fn a_checkpoint_of_another_export_is_refused() {
         sys_ids_where(&dev, "incident", "")
     );
 }
+
+/// Ctrl-c (SIGINT) saves the checkpoint, exits 130 and says how to resume.
+#[test]
+fn interrupted_with_ctrl_c_then_resumed() {
+    let dev = Dev::with(DevConfig {
+        records: 1500,
+        faults: vec![
+            FaultRule::new(FaultKind::Latency { millis: 50 }, Trigger::Always)
+                .path_prefix("/api/now/table/incident"),
+        ],
+        ..DevConfig::default()
+    });
+    let out = dev.path("i.jsonl");
+    let cp = dev.path("i.jsonl.checkpoint");
+    let args = [
+        "export",
+        "incident",
+        "--page-size",
+        "25",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let mut child = dev
+        .snow(&args)
+        .cmd
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read(&cp)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["records"].as_u64().unwrap_or(0) > 0)
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("run the same command again to resume"),
+        "{err}"
+    );
+    assert!(cp.exists());
+    dev.admin().clear_faults();
+    dev.snow(&args).run().ok();
+    assert_eq!(
+        unique_sys_ids(&std::fs::read_to_string(&out).unwrap()),
+        sys_ids_where(&dev, "incident", "")
+    );
+}
