@@ -17,6 +17,7 @@ use snow_devinstance::{
     Counters, DevConfig, DevInstance, DevUser, FaultKind, FaultRule, Role, Trigger,
 };
 use snow_oauth::{JwtAlgorithm, JwtBearer, OAuth, OAuthBuilder, OAuthError, TokenSet};
+use snow_test_support::{Capture, assert_no_secret};
 use snow_transport::{Body, Proxy, TlsConfig, Transport, TransportBuilder, TransportError};
 
 const TABLE: &str = "/api/now/table/incident";
@@ -781,56 +782,10 @@ async fn tls_through_the_connect_proxy() {
     assert_eq!(c.requests_with(TABLE, 200), 1);
 }
 
-/// A `MakeWriter` target shared with the test.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `text` holds none of `secrets`, nor the first 12 characters of one. On failure the lines that
-/// leak are shown with the secret masked, so the failure message leaks nothing either.
-fn assert_no_secret(text: &str, secrets: &[String]) {
-    for secret in secrets {
-        assert!(secret.len() > 12, "a searchable secret");
-        let prefix = &secret[..12];
-        let leaks: Vec<String> = text
-            .lines()
-            .filter(|line| line.contains(prefix))
-            .map(|line| {
-                line.replace(secret.as_str(), "<SECRET>")
-                    .replace(prefix, "<SECRET…>")
-            })
-            .collect();
-        assert!(
-            leaks.is_empty(),
-            "a secret leaked in:\n{}",
-            leaks.join("\n")
-        );
-    }
-}
-
 #[test]
 fn trace_capture_of_a_full_flow_holds_no_secret() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install();
     // One thread: everything the runtime runs (client, transport, instance) logs to the capture.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -871,8 +826,7 @@ fn trace_capture_of_a_full_flow_holds_no_secret() {
     assert_eq!(counters.requests_with(TABLE, 401), 2, "{counters:?}");
     assert_eq!(tokens.len(), 4, "one update per new token");
 
-    let log = String::from_utf8_lossy(&capture.0.lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned();
+    let log = capture.text();
     for expected in [
         "new OAuth token cached",
         "refresh token was refused",

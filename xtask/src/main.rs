@@ -133,8 +133,26 @@ fn has_nextest() -> bool {
         .unwrap_or(false)
 }
 
+/// Every check, then each step's time and the total, whether the checks passed or not.
 fn ci() -> Result {
     let start = Instant::now();
+    let result = ci_steps();
+    eprintln!("\nci: step times");
+    for (step, secs, cpu) in STEPS.lock().map(|s| s.clone()).unwrap_or_default() {
+        match cpu {
+            Some(cpu) => eprintln!("  {secs:7.1}s  (CPU {cpu:7.1}s)  {step}"),
+            None => eprintln!("  {secs:7.1}s  {step}"),
+        }
+    }
+    let total = start.elapsed().as_secs_f64();
+    match &result {
+        Ok(()) => eprintln!("\nci: all checks passed in {total:.0}s"),
+        Err(_) => eprintln!("\nci: FAILED after {total:.0}s"),
+    }
+    result
+}
+
+fn ci_steps() -> Result {
     run("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
     eprintln!("\n==> dependency rules and rust-version, from cargo metadata");
     let ws = timed("dependency rules", || {
@@ -211,29 +229,23 @@ fn ci() -> Result {
     )?;
     // Right after the tests, whose build of the dev instance binary it reuses.
     peer(true)?;
-    package::package(&ws)?;
-    eprintln!("\nci: step times");
-    for (step, secs, cpu) in STEPS.lock().map(|s| s.clone()).unwrap_or_default() {
-        match cpu {
-            Some(cpu) => eprintln!("  {secs:7.1}s  (CPU {cpu:7.1}s)  {step}"),
-            None => eprintln!("  {secs:7.1}s  {step}"),
-        }
-    }
-    eprintln!(
-        "\nci: all checks passed in {:.0}s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+    package::package(&ws)
 }
 
 /// The layering rules of `docs/architecture.md` and the truth of `rust-version`.
 fn dependency_rules(ws: &Workspace) -> Result {
-    let layering = rules::layering(ws);
-    let rust_version = rules::rust_version(ws);
-    match (layering, rust_version) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
-        (Err(a), Err(b)) => Err(format!("{a}\n{b}")),
+    let failures: Vec<String> = [
+        rules::layering(ws),
+        rules::rust_version(ws),
+        rules::licenses(ws),
+    ]
+    .into_iter()
+    .filter_map(std::result::Result::err)
+    .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
     }
 }
 

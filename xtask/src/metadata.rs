@@ -14,6 +14,8 @@ pub(crate) struct Package {
     pub(crate) version: String,
     /// The `rust-version` it declares, if any.
     pub(crate) rust_version: Option<String>,
+    /// Its SPDX license expression, if it declares one.
+    pub(crate) license: Option<String>,
     /// A workspace member that may be published (no `publish = false`).
     pub(crate) publishable: bool,
     /// Its features (not `default`), by name, and what `default` turns on.
@@ -80,6 +82,7 @@ impl Workspace {
                 name: text(p, "name")?,
                 version: text(p, "version")?,
                 rust_version: p.get("rust_version").as_str().map(str::to_owned),
+                license: p.get("license").as_str().map(str::to_owned),
                 // `publish` is null when unrestricted and a list of registries otherwise;
                 // `publish = false` is the empty list.
                 publishable: members.contains(&id)

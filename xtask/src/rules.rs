@@ -160,6 +160,69 @@ pub(crate) fn rust_version(ws: &Workspace) -> Result<(), String> {
     }
 }
 
+/// Licenses a dependency of a publishable crate may carry (any one alternative of an `OR`
+/// expression must be made only of these): permissive licenses compatible with the workspace's
+/// own `MIT OR Apache-2.0`.
+const ALLOWED_LICENSES: [&str; 12] = [
+    "MIT",
+    "Apache-2.0",
+    "Apache-2.0 WITH LLVM-exception",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "Zlib",
+    "Unicode-3.0",
+    "Unicode-DFS-2016",
+    "CC0-1.0",
+    "0BSD",
+    "CDLA-Permissive-2.0",
+];
+
+/// Whether an SPDX expression can be satisfied with [`ALLOWED_LICENSES`]: some alternative
+/// (`OR`) whose every part (`AND`) is allowed. Parentheses group; `/` is an old spelling of
+/// `OR`.
+fn license_allowed(expr: &str) -> bool {
+    let expr = expr.replace('/', " OR ").replace(['(', ')'], " ");
+    expr.split(" OR ").any(|alternative| {
+        alternative
+            .split(" AND ")
+            .map(|part| part.split_whitespace().collect::<Vec<_>>().join(" "))
+            .all(|part| ALLOWED_LICENSES.contains(&part.as_str()))
+    })
+}
+
+/// Every package a publishable crate uses (normal and build dependencies) declares a license
+/// from [`ALLOWED_LICENSES`] (the license part of a `cargo deny` check, from `cargo metadata`).
+pub(crate) fn licenses(ws: &Workspace) -> Result<(), String> {
+    let mut problems = std::collections::BTreeMap::new();
+    for (id, _) in ws.publishable() {
+        for dep in ws.reachable(id, USED).into_keys() {
+            let dep = ws.package(&dep);
+            match dep.license.as_deref() {
+                Some(l) if license_allowed(l) => {}
+                other => {
+                    problems.insert(
+                        format!("{} {}", dep.name, dep.version),
+                        other.unwrap_or("no license declared").to_owned(),
+                    );
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        eprintln!(
+            "==> licenses: every dependency of a publishable crate is permissively licensed: ok"
+        );
+        Ok(())
+    } else {
+        let list: Vec<String> = problems.iter().map(|(p, l)| format!("{p}: {l}")).collect();
+        Err(format!(
+            "dependencies with a license outside the allowed list:\n  {}",
+            list.join("\n  ")
+        ))
+    }
+}
+
 /// For each publishable crate with features: no default features, each feature alone, the
 /// default set and all features, without repeats. Each entry is a crate and cargo's arguments.
 pub(crate) fn feature_combinations(ws: &Workspace) -> Vec<(String, Vec<String>)> {
@@ -189,6 +252,36 @@ pub(crate) fn feature_combinations(ws: &Workspace) -> Vec<(String, Vec<String>)>
         }
     }
     runs
+}
+
+#[cfg(test)]
+mod license_tests {
+    use super::license_allowed;
+
+    #[test]
+    fn expressions() {
+        for ok in [
+            "MIT",
+            "MIT OR Apache-2.0",
+            "Apache-2.0 OR MIT",
+            "MIT/Apache-2.0",
+            "(MIT OR Apache-2.0) AND Unicode-3.0",
+            "Apache-2.0 AND ISC",
+            "Apache-2.0 WITH LLVM-exception OR Apache-2.0 OR MIT",
+            "Unlicense OR MIT",
+        ] {
+            assert!(license_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "GPL-3.0",
+            "MIT AND GPL-2.0",
+            "SSPL-1.0 OR BUSL-1.1",
+            "",
+            "Unlicense",
+        ] {
+            assert!(!license_allowed(bad), "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

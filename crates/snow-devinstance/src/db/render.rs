@@ -85,7 +85,7 @@ fn write_link(out: &mut Vec<u8>, base: &str, table: &str, sys_id: &str) {
 }
 
 impl Db {
-    /// Appends one record as a JSON object, shaped per `opts` (wire contract §2.3): every
+    /// Appends one record as a JSON object, shaped per `opts` (as the Table API shapes values): every
     /// value a JSON string; references `{"link","value"}` or `""`; display values for
     /// `DisplayValue::True`; `{"display_value","value"(,"link")}` for `DisplayValue::All`;
     /// dot-walked fields as flat keys (`"caller_id.name"`). `table` is the table the record
