@@ -86,9 +86,32 @@ impl Profile {
     }
 }
 
+/// The user's home directory.
+pub(crate) fn home_dir() -> Option<PathBuf> {
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    std::env::var_os(var)
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The user's config directory: `$XDG_CONFIG_HOME` or `~/.config` on Linux and other Unixes,
+/// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows.
+fn user_config_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    if cfg!(windows) {
+        return std::env::var_os("APPDATA").and_then(absolute);
+    }
+    if cfg!(target_os = "macos") {
+        return home_dir().map(|h| h.join("Library/Application Support"));
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .and_then(absolute)
+        .or_else(|| home_dir().map(|h| h.join(".config")))
+}
+
 /// snow's directory in the user's config directory (`~/.config/snow` on Linux).
 pub(crate) fn config_dir() -> Option<PathBuf> {
-    dirs::config_dir().map(|d| d.join("snow"))
+    user_config_dir().map(|d| d.join("snow"))
 }
 
 /// The default config file path.
@@ -98,7 +121,7 @@ pub(crate) fn default_path() -> Option<PathBuf> {
 
 /// Expands a leading `~/`.
 pub(crate) fn expand_home(p: &Path) -> PathBuf {
-    match (p.strip_prefix("~"), dirs::home_dir()) {
+    match (p.strip_prefix("~"), home_dir()) {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => p.to_owned(),
     }
