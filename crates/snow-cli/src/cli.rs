@@ -227,7 +227,9 @@ pub(crate) enum Command {
     /// Log in with OAuth, show the login, log out (revoking the token).
     #[command(subcommand)]
     Auth(auth::AuthCommand),
-    /// A raw request to any API path: snow api GET /api/now/stats/incident -q sysparm_count=true
+    /// A raw request to any API path, with any method.
+    ///
+    /// Example: snow api GET /api/now/stats/incident -q sysparm_count=true
     Api(api::ApiArgs),
     /// Every matching record of a table to JSONL, CSV or JSON: streamed, parallel, resumable.
     Export(ExportArgs),
@@ -237,7 +239,9 @@ pub(crate) enum Command {
     /// The local ServiceNow-compatible instance.
     #[command(subcommand)]
     Dev(dev::DevCommand),
-    /// Print a shell completion script: snow completions bash > ~/.local/share/bash-completion/completions/snow
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    ///
+    /// Example: snow completions bash > ~/.local/share/bash-completion/completions/snow
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
