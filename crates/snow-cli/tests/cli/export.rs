@@ -279,17 +279,17 @@ fn interrupted_with_ctrl_c_then_resumed() {
         "-o",
         out.to_str().unwrap(),
     ];
-    let mut child = dev
+    let child = dev
         .snow(&args)
         .cmd
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !std::fs::read(&cp)
+    while std::fs::read(&cp)
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v["records"].as_u64().unwrap_or(0) > 0)
+        .is_none_or(|v| v["records"].as_u64().unwrap_or(0) == 0)
     {
         assert!(started.elapsed() < Duration::from_secs(60), "no progress");
         std::thread::sleep(Duration::from_millis(20));
