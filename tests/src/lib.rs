@@ -8,3 +8,9 @@ pub mod writing_an_authenticator {}
 
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+#[doc = include_str!("../../docs/from-pysnow.md")]
+pub mod from_pysnow {}
+
+#[doc = include_str!("../../crates/snow-client/README.md")]
+pub mod client_readme {}

@@ -3,6 +3,7 @@
 use std::fmt;
 #[cfg(any(feature = "basic", feature = "oauth"))]
 use std::str::FromStr;
+use std::sync::Arc;
 
 use http::Response;
 use snow_core::{Authenticator, Instance};
@@ -10,7 +11,8 @@ use snow_transport::{ResponseBody, Transport};
 
 use crate::Error;
 use crate::attachment::Attachments;
-use crate::request::{self, ApiRequest, Buffered};
+use crate::builder::ClientBuilder;
+use crate::request::{self, ApiRequest, Buffered, Defaults, Sender};
 use crate::resource::Resource;
 use crate::table::Table;
 
@@ -44,12 +46,14 @@ use crate::table::Table;
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
+    defaults: Arc<Defaults>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("transport", &self.transport)
+            .field("defaults", &self.defaults)
             .finish()
     }
 }
@@ -64,7 +68,15 @@ fn parse_instance(instance: &str) -> Result<Instance, Error> {
 impl Client {
     /// A client over an already built transport.
     pub fn new(transport: Transport) -> Self {
-        Self { transport }
+        Self::with_defaults(transport, Defaults::default())
+    }
+
+    /// A client over `transport` that adds `defaults` to every request.
+    pub(crate) fn with_defaults(transport: Transport, defaults: Defaults) -> Self {
+        Self {
+            transport,
+            defaults: Arc::new(defaults),
+        }
     }
 
     /// A client for `instance` authenticating with `auth` (any [`Authenticator`], including a
@@ -183,6 +195,63 @@ impl Client {
         Ok(Self::new(transport.with_auth(auth)))
     }
 
+    /// A [`ClientBuilder`] for `instance` (a name, a host or a URL): a credential, TLS and
+    /// proxy settings, timeouts, and the parameters and headers sent with every request.
+    pub fn builder(instance: &str) -> ClientBuilder {
+        ClientBuilder::new(instance)
+    }
+
+    /// pysnow's `OAuthClient`: an [`OAuthClientBuilder`](crate::OAuthClientBuilder) for
+    /// `instance` with the OAuth client id and secret of its Application Registry entry. Its
+    /// [`OAuthClient`](crate::OAuthClient) reaches the token calls with
+    /// [`oauth()`](crate::OAuthClient::oauth).
+    ///
+    /// ```no_run
+    /// use snow_client::Client;
+    ///
+    /// # async fn demo() -> Result<(), snow_client::Error> {
+    /// let client = Client::oauth_client("acme", "client-id", "client-secret")
+    ///     .token_updater(|t| println!("store me: {t}")) // Display shows no token
+    ///     .build()?;
+    /// let token = client.oauth().generate_token("admin", "s3cret").await?;
+    /// let open = client.table("incident").list().limit(5).all::<snow_client::Record>().await?;
+    /// # let _ = (token, open); Ok(()) }
+    /// ```
+    #[cfg(feature = "oauth")]
+    pub fn oauth_client(
+        instance: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<snow_core::secret::SecretString>,
+    ) -> crate::OAuthClientBuilder {
+        ClientBuilder::new(instance).oauth(client_id, client_secret)
+    }
+
+    /// A client configured from environment variables:
+    ///
+    /// | variable | meaning |
+    /// | --- | --- |
+    /// | `SNOW_INSTANCE` | the instance: a name (`acme`), a host or a URL |
+    /// | `SNOW_URL` | the instance as a URL; set this or `SNOW_INSTANCE` |
+    /// | `SNOW_USER`, `SNOW_PASSWORD` | Basic auth; with an OAuth client, the password grant |
+    /// | `SNOW_CLIENT_ID`, `SNOW_CLIENT_SECRET` | OAuth 2 |
+    /// | `SNOW_TOKEN_FILE` | OAuth: the token is loaded from this file, and every new one saved to it (mode `0600`) |
+    /// | `SNOW_API_KEY` | a ServiceNow API key |
+    /// | `HTTPS_PROXY`, `HTTP_PROXY` (or lower case) | the HTTP proxy for an `https` (or `http`) instance: `http://[user:password@]host:port` |
+    /// | `NO_PROXY` (or `no_proxy`) | hosts reached directly: `*`, names (`example.com` covers its subdomains), IPs, CIDR blocks, each with an optional `:port` |
+    ///
+    /// One credential must be set: `SNOW_API_KEY`; or `SNOW_CLIENT_ID` and
+    /// `SNOW_CLIENT_SECRET` (with `SNOW_USER` and `SNOW_PASSWORD` for the password grant, with
+    /// `SNOW_TOKEN_FILE` to start from a stored token, with neither for the client-credentials
+    /// grant); or `SNOW_USER` and `SNOW_PASSWORD` for Basic auth. A missing or contradictory
+    /// setting is [`ConfigError::Environment`](crate::ConfigError::Environment), naming the
+    /// variables but never their values. Empty variables count as unset.
+    ///
+    /// To add settings, start from [`ClientBuilder::from_env`]; to read from somewhere else
+    /// than the process's environment, [`ClientBuilder::from_env_with`].
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
     /// The instance this client talks to.
     pub fn instance(&self) -> &Instance {
         self.transport.instance()
@@ -191,6 +260,12 @@ impl Client {
     /// The transport underneath (to send raw requests or reuse its connections).
     pub fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    /// What the transport did so far: requests, retries by reason, `429`s by kind, bytes in
+    /// and out, time waited ([`Transport::stats`]). Shared by every clone of the client.
+    pub fn stats(&self) -> snow_transport::Stats {
+        self.transport.stats()
     }
 
     /// The Table API for `table` (`/api/now/table/{table}`). The name is percent-encoded as one
@@ -210,14 +285,22 @@ impl Client {
         Attachments::new(self.clone())
     }
 
+    /// What requests are sent through: the transport and this client's defaults.
+    fn sender(&self) -> Sender<'_> {
+        Sender {
+            transport: &self.transport,
+            defaults: &self.defaults,
+        }
+    }
+
     /// Sends a request; the body streams as it arrives.
     pub(crate) async fn send(&self, req: ApiRequest) -> Result<Response<ResponseBody>, Error> {
-        request::send(&self.transport, req).await
+        request::send(self.sender(), req).await
     }
 
     /// Sends a request and reads the whole answer (at most the transport's body cap).
     pub(crate) async fn send_buffered(&self, req: ApiRequest) -> Result<Buffered, Error> {
-        request::send_buffered(&self.transport, req).await
+        request::send_buffered(self.sender(), req).await
     }
 
     /// Sends a request and reads the whole answer into a buffer from `buffer`, given the
@@ -227,6 +310,6 @@ impl Client {
         req: ApiRequest,
         buffer: impl FnOnce(usize) -> bytes::BytesMut,
     ) -> Result<Buffered, Error> {
-        request::send_buffered_into(&self.transport, req, buffer).await
+        request::send_buffered_into(self.sender(), req, buffer).await
     }
 }

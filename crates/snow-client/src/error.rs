@@ -100,7 +100,10 @@ pub enum Error {
         /// The `X-Transaction-ID` response header.
         transaction_id: Option<String>,
     },
-    /// HTTP 429: a rate-limit rule or a full request queue.
+    /// HTTP 429: a rate-limit rule or a full request queue. Also what the transport returns
+    /// instead of waiting past its cap for a rate-limit rule's window
+    /// ([`RateLimitConfig::max_wait`](snow_transport::RateLimitConfig::max_wait)); `message`
+    /// then gives the wait and the cap.
     #[error("ServiceNow refused the request with HTTP 429 ({}){}{}; slow down and retry later",
         if rule.is_some() || limit.is_some() { "a rate-limit rule" } else { "rate limit or full request queue" },
         retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
@@ -179,6 +182,13 @@ pub enum Error {
         /// What was wrong with the link (never the link itself, which may carry credentials).
         reason: String,
     },
+    /// A call of the [blocking client](crate::blocking) was made inside an async runtime, where
+    /// blocking would stall the runtime's thread. Nothing was sent.
+    #[cfg(feature = "blocking")]
+    #[error(
+        "the blocking client was called inside an async runtime, where it would block the runtime's thread; use the async snow_client::Client there, or call the blocking client from a thread of your own (std::thread::spawn)"
+    )]
+    BlockingInAsync,
     /// Paging received a different number of records than `X-Total-Count` announced (records
     /// were added or deleted while paging, or ACLs hid some rows).
     #[error(
@@ -207,6 +217,18 @@ pub enum ConfigError {
     #[cfg(feature = "oauth")]
     #[error(transparent)]
     OAuth(snow_oauth::OAuthError),
+    /// The environment variables do not describe a client ([`Client::from_env`](crate::Client::from_env)):
+    /// a variable missing, or two that contradict each other. The message names variables,
+    /// never their values.
+    #[error("{message}")]
+    Environment {
+        /// What is missing or contradictory.
+        message: String,
+    },
+    /// The blocking client's runtime could not be started.
+    #[cfg(feature = "blocking")]
+    #[error("the blocking client's runtime could not be started: {0}")]
+    Runtime(std::io::Error),
 }
 
 struct ApiText<'a> {
@@ -294,6 +316,8 @@ impl Error {
             | Error::MultipleResults
             | Error::InvalidQuery(_)
             | Error::InvalidInput { .. } => ErrorKind::Client,
+            #[cfg(feature = "blocking")]
+            Error::BlockingInAsync => ErrorKind::Client,
             Error::TruncatedResponse { .. }
             | Error::Decode { .. }
             | Error::FieldValue { .. }
@@ -355,7 +379,7 @@ impl From<TransportError> for Error {
             return Error::Timeout(e);
         }
         match e {
-            T::Auth(a) => Error::Auth(a),
+            T::Auth(a) => Error::from(a),
             T::Connect { .. } => Error::Connect(e),
             T::Tls { .. } => Error::Tls(e),
             T::BodyTooLarge { limit } => Error::BodyTooLarge { limit },
@@ -365,6 +389,19 @@ impl From<TransportError> for Error {
                 rule: None,
                 limit: None,
                 reset: None,
+            },
+            T::RateLimited {
+                ref rule,
+                limit,
+                reset,
+                retry_after,
+                ..
+            } => Error::RateLimited {
+                retry_after,
+                message: Some(e.to_string()),
+                rule: rule.clone(),
+                limit,
+                reset,
             },
             T::CrossOrigin { .. } | T::InvalidRequest { .. } => Error::InvalidInput {
                 message: e.to_string(),
@@ -393,8 +430,40 @@ impl From<snow_core::InstanceError> for Error {
 }
 
 impl From<AuthError> for Error {
+    /// [`Error::Auth`], except that a credential issuer on a hibernating developer instance
+    /// (the OAuth token endpoint answering with the hibernation page) is
+    /// [`Error::InstanceUnavailable`] with `hibernating: true`, as any other call to it is.
     fn from(e: AuthError) -> Self {
+        #[cfg(feature = "oauth")]
+        {
+            use std::error::Error as _;
+            if let Some(snow_oauth::OAuthError::InstanceUnavailable {
+                hibernating: true,
+                status,
+            }) = e.source().and_then(|s| s.downcast_ref())
+            {
+                return Error::InstanceUnavailable {
+                    hibernating: true,
+                    status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+                };
+            }
+        }
         Error::Auth(e)
+    }
+}
+
+#[cfg(feature = "oauth")]
+impl From<snow_oauth::OAuthError> for Error {
+    /// As the same failure met by an API call: through [`AuthError`] (so a hibernating
+    /// instance is [`Error::InstanceUnavailable`]), except a configuration error, which is
+    /// [`Error::Config`].
+    fn from(e: snow_oauth::OAuthError) -> Self {
+        match e {
+            e @ (snow_oauth::OAuthError::Config { .. } | snow_oauth::OAuthError::Jwt { .. }) => {
+                Error::Config(ConfigError::OAuth(e))
+            }
+            e => Error::from(AuthError::from(e)),
+        }
     }
 }
 
@@ -618,6 +687,43 @@ mod tests {
             .kind(),
             ErrorKind::Response
         );
+    }
+
+    #[test]
+    fn a_rate_limit_the_transport_would_not_wait_for_keeps_the_rule() {
+        let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+        let e = Error::from(TransportError::RateLimited {
+            rule: Some("4a2cf4c3db3d1010c0a8f7f1f39619e7".into()),
+            limit: Some(60),
+            reset: Some(reset),
+            retry_after: Some(Duration::from_secs(9)),
+            max_wait: Duration::from_secs(5),
+        });
+        match &e {
+            Error::RateLimited {
+                retry_after,
+                message,
+                rule,
+                limit,
+                reset: r,
+            } => {
+                assert_eq!(*retry_after, Some(Duration::from_secs(9)));
+                assert_eq!(rule.as_deref(), Some("4a2cf4c3db3d1010c0a8f7f1f39619e7"));
+                assert_eq!(*limit, Some(60));
+                assert_eq!(*r, Some(reset));
+                assert!(
+                    message
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("cap of 5 s")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.kind(), ErrorKind::Throttling);
+        assert!(e.is_retryable());
+        let text = sentence(&e);
+        assert!(text.contains("a rate-limit rule"), "{text}");
     }
 
     #[test]

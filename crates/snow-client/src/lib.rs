@@ -1,11 +1,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 //! A ServiceNow REST client: Table, Attachment and any other API, typed records, a safe
-//! encoded-query builder and streaming pages — over any transport and any authenticator.
+//! encoded-query builder and streaming pages — over any transport and any authenticator, async
+//! or blocking.
+//!
+//! # Install
+//!
+//! ```sh
+//! cargo add snow-client
+//! cargo add tokio --features macros,rt-multi-thread   # for `#[tokio::main]`
+//! # or, for plain `fn main` without async: cargo add snow-client --features blocking
+//! ```
 //!
 //! # Quick start
 //!
 //! ```no_run
-//! use futures_util::TryStreamExt;
 //! use serde_json::json;
 //! use snow_client::{Client, Record, query::field};
 //!
@@ -36,11 +44,50 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # OAuth quick start
+//!
+//! pysnow's `OAuthClient`: generate a token from a user and password (and keep it), or start
+//! from a stored one; requests refresh it by themselves and hand every new one to the updater.
+//! Token calls share the client's transport (TLS, proxy, connection pool).
+//!
+//! ```no_run
+//! use snow_client::{Client, Record, oauth::TokenSet};
+//!
+//! # async fn demo(stored: Option<TokenSet>, save: fn(&TokenSet)) -> Result<(), snow_client::Error> {
+//! let client = Client::oauth_client("acme", "client-id", "client-secret")
+//!     .token_updater(save) // called with every new token set
+//!     .build()?;
+//! match stored {
+//!     Some(token) => client.oauth().set_token(token).await?,
+//!     None => save(&client.oauth().generate_token("admin", "s3cret").await?),
+//! }
+//! let open: Vec<Record> = client.table("incident").list().limit(5).all().await?;
+//! let current = client.oauth().token(); // the token in use, no I/O
+//! client.oauth().revoke().await?;
+//! # let _ = (open, current); Ok(()) }
+//! ```
+//!
+//! # Guides
+//!
+//! - [From pysnow to snow](https://github.com/snow-rs/snow/blob/main/docs/from-pysnow.md):
+//!   every pysnow scenario next to its snow form.
+//! - [OAuth](https://github.com/snow-rs/snow/blob/main/docs/oauth.md): grants, the token
+//!   cache, storing tokens.
+//! - [Writing an authenticator](https://github.com/snow-rs/snow/blob/main/docs/writing-an-authenticator.md).
+//! - Examples, each against a local instance (`cargo run -p snow-client --example <name>`):
+//!   `quickstart`, `query_builder`, `attachments`, `oauth`, `tls_proxy` (TLS, a company CA,
+//!   a proxy, timeouts), `blocking` (with `--features blocking`), `export`.
+//!
 //! # Parts
 //!
 //! - [`Client`]: one instance and one transport; [`Client::basic`] and friends for the common
-//!   cases, [`Client::with_auth`] for any [`Authenticator`](core::Authenticator), [`Client::new`]
-//!   for a [`Transport`](transport::Transport) you built (TLS, proxy, retry, your own layers).
+//!   cases, [`Client::builder`] ([`ClientBuilder`]) for TLS, proxy, timeouts and the parameters
+//!   and headers sent with every request, [`Client::from_env`] for `SNOW_*` variables,
+//!   [`Client::oauth_client`] ([`OAuthClient`]) for OAuth with its tokens in reach,
+//!   [`Client::with_auth`] for any [`Authenticator`](core::Authenticator), [`Client::new`]
+//!   for a [`Transport`](transport::Transport) you built (your own layers or inner service).
+//! - `blocking` (feature `blocking`): the same API for synchronous programs, on a runtime the
+//!   client owns.
 //! - [`table`]: [`Table`] with `get`, `list`, `create`, `update` (PATCH or PUT), `delete`,
 //!   `update_where`/`delete_where`; each call carries its own parameters.
 //! - [`list`]: the paging [`RecordStream`] (bounded memory, stable order, count check, keyset
@@ -52,7 +99,9 @@
 //!   a value that could widen the query (`^`, commas in `IN` lists, line breaks, `@` in ranges,
 //!   stray `javascript:`) is escaped or refused with an error naming it, and any built query
 //!   parses back into the same structure with [`query::Query::parse`].
-//! - [`params`]: `sysparm_*` parameters as owned values, booleans lowercase.
+//! - [`params`]: `sysparm_*` parameters as owned values, booleans lowercase. Get, list and
+//!   write requests also take `.param(name, value)` and `.header(name, value)`; the
+//!   `sysparm_*` names a typed setter owns are refused there ([`params::OWNED_PARAMS`]).
 //! - [`record`]: a dynamic [`Record`] and the [`Field`] type for `sysparm_display_value=all`
 //!   (value, display value, link), reading every shape the Table API sends.
 //! - [`response`]: decoding an answer into the caller's serde type or one typed [`Error`]:
@@ -62,8 +111,8 @@
 //!   [`Error::is_retryable`] and [`Error::status`].
 //!
 //! Features: `basic` (re-exports snow-basic as [`basic`]) and `oauth` (snow-oauth as `oauth`)
-//! are on by default; `chrono` accepts chrono types in queries; `native-roots` trusts the
-//! operating system's certificates.
+//! are on by default; `blocking` adds the blocking client; `chrono` accepts chrono types in
+//! queries; `native-roots` trusts the operating system's certificates.
 //!
 //! ```
 //! use snow_client::params::{DisplayValue, ListParams};
@@ -80,9 +129,15 @@
 //! ```
 
 pub mod attachment;
+#[cfg(feature = "blocking")]
+pub mod blocking;
+mod builder;
 mod client;
+mod env;
 pub mod error;
 pub mod list;
+#[cfg(feature = "oauth")]
+mod oauth_client;
 pub mod params;
 pub mod query;
 pub mod record;
@@ -93,9 +148,12 @@ mod sys_id;
 pub mod table;
 
 pub use attachment::{Attachment, Attachments};
+pub use builder::ClientBuilder;
 pub use client::Client;
 pub use error::{ConfigError, Error};
 pub use list::{CountCheck, ListRequest, Page, PageOrder, Paging, RecordStream};
+#[cfg(feature = "oauth")]
+pub use oauth_client::{OAuthClient, OAuthClientBuilder, OAuthHandle};
 pub use params::DisplayValue;
 pub use record::{Field, FieldValue, Record};
 pub use request::{BoxFuture, Retry};

@@ -192,6 +192,85 @@ macro_rules! record_setters {
 }
 pub(crate) use record_setters;
 
+/// The `sysparm_*` parameters a typed setter owns, with the setter to use instead. `.param()`
+/// and a client's default parameters refuse these names (in any letter case): a second value
+/// would fight the setter's, and paging depends on `sysparm_limit`, `sysparm_offset` and
+/// `sysparm_query` being its own.
+pub const OWNED_PARAMS: &[(&str, &str)] = &[
+    ("sysparm_query", ".query() or .raw_query()"),
+    ("sysparm_fields", ".fields()"),
+    ("sysparm_display_value", ".display_value()"),
+    (
+        "sysparm_exclude_reference_link",
+        ".exclude_reference_link()",
+    ),
+    ("sysparm_view", ".view()"),
+    ("sysparm_query_no_domain", ".query_no_domain()"),
+    ("sysparm_limit", ".limit() or .page_size()"),
+    ("sysparm_offset", ".offset()"),
+    ("sysparm_no_count", ".no_count()"),
+    ("sysparm_query_category", ".query_category()"),
+    (
+        "sysparm_suppress_pagination_header",
+        ".paging() (set by the paging mode)",
+    ),
+    ("sysparm_input_display_value", ".input_display_value()"),
+];
+
+/// Whether `name` may be sent as an extra parameter (`.param()`, a client default): not empty,
+/// no control characters, and not one of the [`OWNED_PARAMS`].
+pub(crate) fn check_extra_param(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(format!(
+            "the parameter name {:?} is empty or contains control characters",
+            crate::query_quote(name)
+        ));
+    }
+    if let Some((owned, setter)) = OWNED_PARAMS
+        .iter()
+        .find(|(owned, _)| owned.eq_ignore_ascii_case(name))
+    {
+        return Err(format!(
+            "{owned} has its own setter: use {setter} instead of .param()"
+        ));
+    }
+    Ok(())
+}
+
+/// A request builder that carries its [`ApiRequest`](crate::request::ApiRequest), to which
+/// `.param()` and `.header()` add.
+pub(crate) trait HasRequest {
+    fn api_request(&mut self) -> &mut crate::request::ApiRequest;
+}
+
+/// `.param()` and `.header()`, generated once for every request builder implementing
+/// [`HasRequest`] (get, list, write and delete requests, and their blocking forms).
+macro_rules! extra_setters {
+    () => {
+        /// Adds a query parameter to this request only (pysnow's custom parameters), sent
+        /// percent-encoded; it wins over a client default of the same name. The `sysparm_*`
+        /// names a typed setter owns ([`OWNED_PARAMS`](crate::params::OWNED_PARAMS), such as
+        /// `sysparm_limit`) are refused: the request fails with
+        /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming the setter, before
+        /// anything is sent.
+        pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            $crate::params::HasRequest::api_request(&mut self).add_param(name.into(), value.into());
+            self
+        }
+
+        /// Adds a header to this request only; it replaces a client default of the same name (a
+        /// name given twice here is sent twice). Credential headers are marked sensitive. An
+        /// invalid name or value makes the request fail with
+        /// [`Error::InvalidInput`](crate::Error::InvalidInput) before anything is sent.
+        pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+            $crate::params::HasRequest::api_request(&mut self)
+                .add_header(name.as_ref(), value.as_ref());
+            self
+        }
+    };
+}
+pub(crate) use extra_setters;
+
 /// A type that carries [`ListParams`]: the parameter type itself and the list request.
 pub(crate) trait HasListParams {
     fn list_params(&mut self) -> &mut ListParams;

@@ -89,6 +89,49 @@ pub(crate) struct ApiRequest {
     headers: HeaderMap,
     body: Option<(Payload, HeaderValue)>,
     retry: Retry,
+    /// The first caller setting refused while the request was being described (an extra
+    /// parameter or header); sending the request fails with it before anything goes out.
+    refused: Option<String>,
+}
+
+/// The query parameters and headers a client sends with every request (pysnow's
+/// `request_params`), unless the request sets the same name itself. Checked when the client is
+/// built, with the same rules as a request's own `.param()` and `.header()`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Defaults {
+    params: Vec<(String, String)>,
+    headers: HeaderMap,
+}
+
+impl Defaults {
+    /// Adds a default query parameter, or says why it is refused.
+    pub(crate) fn param(&mut self, name: String, value: String) -> Result<(), Error> {
+        crate::params::check_extra_param(&name).map_err(Error::invalid_input)?;
+        self.params.push((name, value));
+        Ok(())
+    }
+
+    /// Adds a default header (replacing an earlier default of the same name), or says why it is
+    /// refused.
+    pub(crate) fn header(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let (name, value) = parse_header(name, value).map_err(Error::invalid_input)?;
+        self.headers.insert(name, value);
+        Ok(())
+    }
+}
+
+/// A header given by the caller: a valid name and value, marked sensitive when the name is a
+/// credential's (`Authorization`, `x-sn-apikey`, ...) so it is never logged or shown.
+pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let quoted = crate::query_quote(name);
+    let name =
+        HeaderName::try_from(name).map_err(|_| format!("{quoted:?} is not a valid header name"))?;
+    let mut value = HeaderValue::try_from(value)
+        .map_err(|_| format!("the value of the header {quoted:?} is not a valid header value"))?;
+    if snow_core::is_credential_header(&name) {
+        value.set_sensitive(true);
+    }
+    Ok((name, value))
 }
 
 impl ApiRequest {
@@ -101,6 +144,7 @@ impl ApiRequest {
             headers: HeaderMap::new(),
             body: None,
             retry: Retry::default(),
+            refused: None,
         }
     }
 
@@ -174,6 +218,58 @@ impl ApiRequest {
         self
     }
 
+    /// Adds a query parameter given by the caller (`.param()`): refused (at send time) when a
+    /// typed setter owns the name.
+    pub(crate) fn add_param(&mut self, name: String, value: String) {
+        match crate::params::check_extra_param(&name) {
+            Ok(()) => self.query.push((Cow::Owned(name), value)),
+            Err(why) => self.refuse(why),
+        }
+    }
+
+    /// Adds a header given by the caller (`.header()`; a name given twice is sent twice):
+    /// refused (at send time) when the name or value is not valid.
+    pub(crate) fn add_header(&mut self, name: &str, value: &str) {
+        match parse_header(name, value) {
+            Ok((name, value)) => {
+                self.headers.append(name, value);
+            }
+            Err(why) => self.refuse(why),
+        }
+    }
+
+    /// Records why the request cannot be sent (the first reason is kept).
+    fn refuse(&mut self, why: String) {
+        self.refused.get_or_insert(why);
+    }
+
+    /// The same request to another target, keeping its headers and retry choice but not its
+    /// query (a `Link` URL carries its own).
+    pub(crate) fn retarget(mut self, target: Target) -> Self {
+        self.target = target;
+        self.query.clear();
+        self
+    }
+
+    /// Adds the client's defaults: each default parameter and header the request does not set
+    /// itself. A full URL (the next page of a `Link` header) carries its query already, so it
+    /// gets the default headers only.
+    pub(crate) fn with_defaults(mut self, defaults: &Defaults) -> Self {
+        if !matches!(self.target, Target::Uri(_)) {
+            for (name, value) in &defaults.params {
+                if !self.query.iter().any(|(k, _)| k == name) {
+                    self.query.push((Cow::Owned(name.clone()), value.clone()));
+                }
+            }
+        }
+        for (name, value) in &defaults.headers {
+            if !self.headers.contains_key(name) {
+                self.headers.insert(name.clone(), value.clone());
+            }
+        }
+        self
+    }
+
     /// A JSON body (`Content-Type: application/json`).
     pub(crate) fn json(self, body: Bytes) -> Self {
         self.bytes(body, HeaderValue::from_static("application/json"))
@@ -203,6 +299,9 @@ impl ApiRequest {
     /// The `http::Request` for `instance`: the URL built and percent-encoded, the content type
     /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
     pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
+        if let Some(why) = self.refused {
+            return Err(Error::invalid_input(why));
+        }
         let uri = match self.target {
             Target::Uri(uri) => uri,
             Target::Api(segments) => {
@@ -224,7 +323,10 @@ impl ApiRequest {
         }
         let body = match self.body {
             Some((payload, content_type)) => {
-                req = req.header(CONTENT_TYPE, content_type);
+                // A content type the caller set with `.header()` wins.
+                if let Some(headers) = req.headers_mut() {
+                    headers.entry(CONTENT_TYPE).or_insert(content_type);
+                }
                 let stream = match payload {
                     Payload::Bytes(b) => Some(Body::from(b)),
                     Payload::Stream(body) => body
@@ -260,21 +362,28 @@ pub(crate) fn url_error(e: snow_core::InstanceError) -> Error {
     Error::invalid_input(e.to_string())
 }
 
+/// What requests are sent through: the transport, and the client's defaults added to every
+/// request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sender<'a> {
+    pub(crate) transport: &'a Transport,
+    pub(crate) defaults: &'a Defaults,
+}
+
 /// Sends a request; the body streams as it arrives.
 pub(crate) async fn send(
-    transport: &Transport,
+    sender: Sender<'_>,
     req: ApiRequest,
 ) -> Result<Response<ResponseBody>, Error> {
-    let req = req.into_http(transport.instance())?;
-    Ok(transport.send(req).await?)
+    let req = req
+        .with_defaults(sender.defaults)
+        .into_http(sender.transport.instance())?;
+    Ok(sender.transport.send(req).await?)
 }
 
 /// Sends a request and reads the whole answer (at most the transport's body cap).
-pub(crate) async fn send_buffered(
-    transport: &Transport,
-    req: ApiRequest,
-) -> Result<Buffered, Error> {
-    send_buffered_into(transport, req, BytesMut::with_capacity).await
+pub(crate) async fn send_buffered(sender: Sender<'_>, req: ApiRequest) -> Result<Buffered, Error> {
+    send_buffered_into(sender, req, BytesMut::with_capacity).await
 }
 
 /// Most bytes reserved up front from a response's announced length.
@@ -284,12 +393,12 @@ const MAX_RESERVE: usize = 64 * 1024 * 1024;
 /// announced length, capped), so a body is never held twice (once as the received chunks, once
 /// as their concatenation).
 pub(crate) async fn send_buffered_into(
-    transport: &Transport,
+    sender: Sender<'_>,
     req: ApiRequest,
     buffer: impl FnOnce(usize) -> BytesMut,
 ) -> Result<Buffered, Error> {
     let method = req.method().clone();
-    let (parts, mut body) = send(transport, req).await?.into_parts();
+    let (parts, mut body) = send(sender, req).await?.into_parts();
     let hint = http_body::Body::size_hint(&body);
     let reserve = hint.exact().unwrap_or(hint.lower());
     let mut buf = buffer(usize::try_from(reserve).unwrap_or(0).min(MAX_RESERVE));
@@ -384,6 +493,58 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(e, Error::InvalidInput { .. }), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn defaults_fill_in_what_the_request_does_not_set() {
+        let mut defaults = Defaults::default();
+        defaults.param("x_a".into(), "default".into()).unwrap();
+        defaults.param("x_b".into(), "default".into()).unwrap();
+        defaults.header("x-h", "default").unwrap();
+        defaults.header("authorization", "Bearer secret").unwrap();
+        assert!(defaults.param("Sysparm_Limit".into(), "1".into()).is_err());
+        assert!(defaults.header("bad header", "x").is_err());
+
+        let mut req = ApiRequest::api(Method::GET, ["table", "incident"]);
+        req.add_param("x_a".into(), "mine".into());
+        req.add_header("x-h", "mine");
+        let req = req.with_defaults(&defaults).into_http(&instance()).unwrap();
+        assert_eq!(
+            req.uri().query(),
+            Some("x_a=mine&x_b=default"),
+            "the request's own value, then the defaults it does not set"
+        );
+        assert_eq!(req.headers()["x-h"], "mine");
+        assert!(req.headers()["authorization"].is_sensitive());
+
+        // A full URL keeps its own query; only the headers are added.
+        let uri: http::Uri = "https://acme.service-now.com/api/now/table/incident?sysparm_offset=5"
+            .parse()
+            .unwrap();
+        let req = ApiRequest::new(Method::GET, Target::Uri(uri))
+            .with_defaults(&defaults)
+            .into_http(&instance())
+            .unwrap();
+        assert_eq!(req.uri().query(), Some("sysparm_offset=5"));
+        assert_eq!(req.headers()["x-h"], "default");
+    }
+
+    #[test]
+    fn refused_extras_fail_the_request_when_sent() {
+        let mut req = ApiRequest::api(Method::GET, ["table", "incident"]);
+        req.add_param("sysparm_offset".into(), "5".into());
+        req.add_header("x-ok", "fine");
+        let e = req.into_http(&instance()).unwrap_err();
+        assert!(e.to_string().contains(".offset()"), "{e}");
+
+        let mut req = ApiRequest::api(Method::POST, ["table", "incident"]);
+        req.add_header("content-type", "application/json;charset=UTF-8");
+        let req = req
+            .json(Bytes::from_static(b"{}"))
+            .into_http(&instance())
+            .unwrap();
+        let types: Vec<_> = req.headers().get_all(CONTENT_TYPE).iter().collect();
+        assert_eq!(types, ["application/json;charset=UTF-8"]);
     }
 
     #[test]

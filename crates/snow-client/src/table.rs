@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 
 use crate::client::Client;
 use crate::list::ListRequest;
-use crate::params::{GetParams, HasRecordParams, RecordParams, WriteParams, record_setters};
+use crate::params::{
+    GetParams, HasRecordParams, HasRequest, RecordParams, WriteParams, extra_setters,
+    record_setters,
+};
 use crate::query::IntoQuery;
 use crate::request::{ApiRequest, BoxFuture, Buffered, Retry, json_object_body};
 use crate::{Error, Record};
@@ -53,6 +56,46 @@ impl Table {
             Some(id) => req.segment(id),
             None => req,
         }
+    }
+
+    /// The REST URL of a record, `<instance>/api/now/table/<name>/<sys_id>` (pysnow's
+    /// `get_record_link`), each part percent-encoded. An empty sys_id, `.` or `..` is refused.
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), snow_client::Error> {
+    /// let client = snow_client::Client::basic("acme", "admin", "s3cret")?;
+    /// let incidents = client.table("incident");
+    /// assert_eq!(
+    ///     incidents.record_link("9d385017c611228701d22104cc95c371")?,
+    ///     "https://acme.service-now.com/api/now/table/incident/9d385017c611228701d22104cc95c371"
+    /// );
+    /// assert_eq!(
+    ///     incidents.form_link("9d385017c611228701d22104cc95c371")?,
+    ///     "https://acme.service-now.com/incident.do?sys_id=9d385017c611228701d22104cc95c371"
+    /// );
+    /// # Ok(()) }
+    /// # demo().unwrap();
+    /// ```
+    pub fn record_link(&self, sys_id: &str) -> Result<String, Error> {
+        let req = self
+            .request(Method::GET, Some(sys_id))
+            .into_http(self.client.instance())?;
+        Ok(req.uri().to_string())
+    }
+
+    /// The URL of a record's form in the instance's UI, `<instance>/<name>.do?sys_id=<sys_id>`
+    /// (what a person opens in a browser). An empty sys_id is refused.
+    pub fn form_link(&self, sys_id: &str) -> Result<String, Error> {
+        if sys_id.is_empty() {
+            return Err(Error::invalid_input("the sys_id of a form link is empty"));
+        }
+        self.client
+            .instance()
+            .url()
+            .segment(&format!("{}.do", self.name))
+            .query("sys_id", sys_id)
+            .build_string()
+            .map_err(crate::request::url_error)
     }
 
     /// A list call (`GET /table/{name}`) with its own query, fields, limit, paging options...
@@ -150,8 +193,15 @@ impl HasRecordParams for GetRequest {
     }
 }
 
+impl HasRequest for GetRequest {
+    fn api_request(&mut self) -> &mut ApiRequest {
+        &mut self.request
+    }
+}
+
 impl GetRequest {
     record_setters!();
+    extra_setters!();
 
     /// Sends the request and decodes the record as `T`.
     pub async fn fetch<T: DeserializeOwned>(self) -> Result<T, Error> {
@@ -205,6 +255,12 @@ impl HasRecordParams for WriteRequest {
     }
 }
 
+impl HasRequest for WriteRequest {
+    fn api_request(&mut self) -> &mut ApiRequest {
+        &mut self.request
+    }
+}
+
 impl WriteRequest {
     fn new(client: Client, request: ApiRequest, body: Result<Bytes, Error>) -> Self {
         Self {
@@ -217,6 +273,7 @@ impl WriteRequest {
     }
 
     record_setters!();
+    extra_setters!();
 
     /// Use `PUT` instead of `PATCH` for an update (ServiceNow treats both alike: only the given
     /// fields change). No effect on a create.
@@ -282,7 +339,15 @@ pub struct DeleteRequest {
     query_no_domain: Option<bool>,
 }
 
+impl HasRequest for DeleteRequest {
+    fn api_request(&mut self) -> &mut ApiRequest {
+        &mut self.request
+    }
+}
+
 impl DeleteRequest {
+    extra_setters!();
+
     /// `sysparm_query_no_domain`.
     pub fn query_no_domain(mut self, yes: bool) -> Self {
         self.query_no_domain = Some(yes);

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -73,6 +73,21 @@ impl Body {
     /// Whether the body is buffered, and so can be sent again.
     pub fn is_replayable(&self) -> bool {
         matches!(self.kind, Kind::Bytes(_))
+    }
+
+    /// This body, telling `count` the size of each piece of a stream as it is sent.
+    pub(crate) fn counted(self, count: impl Fn(u64) + Send + 'static) -> Self {
+        match self.kind {
+            Kind::Stream(s) => {
+                use futures_util::StreamExt as _;
+                Self::from_stream(s.inspect(move |item| {
+                    if let Ok(b) = item {
+                        count(b.len() as u64);
+                    }
+                }))
+            }
+            bytes @ Kind::Bytes(_) => Self { kind: bytes },
+        }
     }
 
     /// A copy of a buffered body; `None` for a stream.
@@ -184,6 +199,21 @@ pub struct ResponseBody {
     idle_timer: Option<Pin<Box<Sleep>>>,
     deadline: Option<Pin<Box<Sleep>>>,
     done: bool,
+    /// Bytes read ahead by [`peek`](Self::peek), handed out before the rest.
+    replay: BytesMut,
+    /// An error met while reading ahead, handed out after `replay`.
+    replay_error: Option<BoxError>,
+    /// Told of every piece of data handed out and of the end.
+    tap: Option<Box<dyn BodyTap>>,
+}
+
+/// Watches a response body as its reader reads it (the observability layer counts bytes and
+/// logs the end with it).
+pub(crate) trait BodyTap: Send {
+    /// `bytes` more were handed to the reader.
+    fn data(&mut self, bytes: usize);
+    /// The body ended, with this error if it failed. Called at most once.
+    fn end(&mut self, error: Option<&TransportError>);
 }
 
 impl ResponseBody {
@@ -220,6 +250,9 @@ impl ResponseBody {
             idle_timer: None,
             deadline: None,
             done: false,
+            replay: BytesMut::new(),
+            replay_error: None,
+            tap: None,
         }
     }
 
@@ -231,6 +264,37 @@ impl ResponseBody {
     /// Fail reading with a total timeout once `deadline` passes (used by the total timeout).
     pub(crate) fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+    }
+
+    /// Watch this body as it is read.
+    pub(crate) fn set_tap(&mut self, tap: Box<dyn BodyTap>) {
+        self.tap = Some(tap);
+    }
+
+    /// Read up to about `n` bytes ahead (whole frames) without consuming them: they are handed
+    /// out first when the body is read. Cancel-safe: what was read before a cancellation is
+    /// kept. Returns what has been read ahead so far.
+    pub(crate) async fn peek(&mut self, n: usize) -> &[u8] {
+        while self.replay.len() < n && self.replay_error.is_none() && !self.done {
+            let frame = std::future::poll_fn(|cx| self.poll_inner(cx)).await;
+            match frame {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.replay.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => self.replay_error = Some(e),
+                None => break,
+            }
+        }
+        &self.replay
+    }
+
+    /// Tell the tap, once, that the body ended.
+    fn finish(&mut self, error: Option<&TransportError>) {
+        if let Some(mut tap) = self.tap.take() {
+            tap.end(error);
+        }
     }
 
     /// Read the whole body (at most the cap) into memory.
@@ -245,27 +309,10 @@ impl ResponseBody {
         self.done = true;
         Poll::Ready(Some(Err(err.boxed())))
     }
-}
 
-impl fmt::Debug for ResponseBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseBody")
-            .field("limit", &self.limit)
-            .field("received", &self.received)
-            .field("read_timeout", &self.idle)
-            .finish_non_exhaustive()
-    }
-}
-
-impl http_body::Body for ResponseBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
+    /// The next frame of the inner body, with the cap and the timeouts applied.
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self;
         if this.done {
             return Poll::Ready(None);
         }
@@ -276,7 +323,7 @@ impl http_body::Body for ResponseBody {
                 });
             }
         }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        match http_body::Body::poll_frame(Pin::new(&mut this.inner), cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.received = this.received.saturating_add(data.len());
@@ -316,13 +363,76 @@ impl http_body::Body for ResponseBody {
             }
         }
     }
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("limit", &self.limit)
+            .field("received", &self.received)
+            .field("read_timeout", &self.idle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if !this.replay.is_empty() {
+            let data = this.replay.split().freeze();
+            if let Some(tap) = this.tap.as_mut() {
+                tap.data(data.len());
+            }
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if let Some(e) = this.replay_error.take() {
+            let err = TransportError::from_body_error(e);
+            this.finish(Some(&err));
+            return Poll::Ready(Some(Err(err.boxed())));
+        }
+        let polled = this.poll_inner(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(tap)) = (frame.data_ref(), this.tap.as_mut()) {
+                    tap.data(data.len());
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let err = e.downcast_ref::<TransportError>();
+                if let Some(mut tap) = this.tap.take() {
+                    tap.end(err);
+                }
+            }
+            Poll::Ready(None) => this.finish(None),
+            Poll::Pending => {}
+        }
+        polled
+    }
 
     fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
+        self.replay.is_empty()
+            && self.replay_error.is_none()
+            && (self.done || self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let inner = self.inner.size_hint();
+        let ahead = self.replay.len() as u64;
+        if ahead == 0 {
+            return inner;
+        }
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower().saturating_add(ahead));
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(ahead));
+        }
+        hint
     }
 }
 
@@ -382,6 +492,51 @@ mod tests {
         let body = http_body_util::StreamBody::new(chunks);
         let rb = ResponseBody::with_limits(body, 10, Some(Duration::MAX));
         assert_eq!(rb.collect_bytes().await.unwrap(), "ok");
+    }
+
+    #[tokio::test]
+    async fn a_counted_stream_reports_each_piece_and_bytes_are_left_alone() {
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let s = Body::from_stream(futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Ok(Bytes::from_static(b"de")),
+        ]))
+        .counted(move |n| {
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(s.collect().await.unwrap().to_bytes(), "abcde");
+        assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 5);
+        let b = Body::from("xyz").counted(|_| panic!("buffered bodies are counted by size"));
+        assert!(b.is_replayable());
+    }
+
+    #[tokio::test]
+    async fn a_peeked_prefix_is_read_again_and_the_tap_sees_everything() {
+        struct Tap(std::sync::Arc<std::sync::Mutex<(usize, bool)>>);
+        impl BodyTap for Tap {
+            fn data(&mut self, bytes: usize) {
+                self.0.lock().unwrap().0 += bytes;
+            }
+            fn end(&mut self, error: Option<&TransportError>) {
+                assert!(error.is_none());
+                self.0.lock().unwrap().1 = true;
+            }
+        }
+        let chunks = ["ab", "cd", "ef"].map(|c| Ok::<_, BoxError>(Frame::data(Bytes::from(c))));
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
+        let mut rb = ResponseBody::with_limits(body, 100, None);
+        assert_eq!(rb.peek(3).await, b"abcd");
+        assert_eq!(rb.size_hint().lower(), 4);
+        let seen = std::sync::Arc::default();
+        rb.set_tap(Box::new(Tap(std::sync::Arc::clone(&seen))));
+        assert_eq!(rb.collect_bytes().await.unwrap(), "abcdef");
+        assert_eq!(*seen.lock().unwrap(), (6, true));
+
+        let mut short = ResponseBody::from_bytes("x");
+        assert_eq!(short.peek(10).await, b"x");
+        assert!(!short.is_end_stream());
+        assert_eq!(short.collect_bytes().await.unwrap(), "x");
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError, InstanceError};
 
@@ -126,6 +126,24 @@ pub enum TransportError {
         limit: Duration,
     },
 
+    /// A rate-limit rule of the instance would make this request wait longer than the cap on
+    /// time spent waiting for rate limits ([`RateLimitConfig::max_wait`](crate::RateLimitConfig::max_wait)):
+    /// its budget is spent until `reset`. Either the pacer refused to send the request, or the
+    /// instance answered `429` for the rule and waiting for it would pass the cap.
+    #[error("{}", RateLimitedText { rule: rule.as_deref(), limit: *limit, reset: *reset, retry_after: *retry_after, max_wait: *max_wait })]
+    RateLimited {
+        /// `X-RateLimit-Rule`: the sys_id of the rule, when the instance named it.
+        rule: Option<String>,
+        /// `X-RateLimit-Limit`: the requests the rule allows per window, when sent.
+        limit: Option<u64>,
+        /// `X-RateLimit-Reset`: when the rule's window resets, when sent.
+        reset: Option<SystemTime>,
+        /// How much longer the request would have had to wait.
+        retry_after: Option<Duration>,
+        /// The cap on time spent waiting for rate limits per request.
+        max_wait: Duration,
+    },
+
     /// The response head (status line and headers) is larger than the HTTP client accepts: more
     /// than 408 KiB, or more than 100 header fields. Reading stopped there; asking again would
     /// get the same answer.
@@ -173,7 +191,7 @@ impl TransportError {
     /// | variant | kind |
     /// | --- | --- |
     /// | `Connect`, `Timeout`, `Io` | [`ErrorKind::Transient`] |
-    /// | `RetryAfterTooLong` | [`ErrorKind::Throttling`] |
+    /// | `RetryAfterTooLong`, `RateLimited` | [`ErrorKind::Throttling`] |
     /// | `Tls` | [`ErrorKind::Config`] (roots, client certificate or scheme to fix) |
     /// | `BodyTooLarge`, `ResponseHeadTooLarge`, `MalformedResponse` | [`ErrorKind::Response`] (not retried) |
     /// | `Auth` | [`ErrorKind::Transient`] if the authentication error is transient, else [`ErrorKind::Auth`] |
@@ -193,7 +211,9 @@ impl TransportError {
             TransportError::Connect { .. }
             | TransportError::Timeout { .. }
             | TransportError::Io { .. } => ErrorKind::Transient,
-            TransportError::RetryAfterTooLong { .. } => ErrorKind::Throttling,
+            TransportError::RetryAfterTooLong { .. } | TransportError::RateLimited { .. } => {
+                ErrorKind::Throttling
+            }
             TransportError::Tls { .. } => ErrorKind::Config,
             TransportError::BodyTooLarge { .. }
             | TransportError::ResponseHeadTooLarge { .. }
@@ -266,6 +286,47 @@ impl TransportError {
     }
 }
 
+/// The text of [`TransportError::RateLimited`]: "Rate limit reached", the rule, its limit and
+/// reset, the wait and the cap.
+struct RateLimitedText<'a> {
+    rule: Option<&'a str>,
+    limit: Option<u64>,
+    reset: Option<SystemTime>,
+    retry_after: Option<Duration>,
+    max_wait: Duration,
+}
+
+impl fmt::Display for RateLimitedText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rate limit reached")?;
+        if let Some(rule) = self.rule {
+            write!(f, " for rule {rule}")?;
+        }
+        if let Some(limit) = self.limit {
+            write!(f, " ({limit} requests per window)")?;
+        }
+        if let Some(reset) = self.reset {
+            let unix = reset
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            write!(f, ", resetting at {unix} (UNIX time)")?;
+        }
+        match self.retry_after {
+            Some(wait) => write!(
+                f,
+                ": waiting {} s more would pass the cap of {} s spent waiting per request",
+                wait.as_secs_f64().ceil() as u64,
+                self.max_wait.as_secs()
+            ),
+            None => write!(
+                f,
+                ": waiting would pass the cap of {} s spent waiting per request",
+                self.max_wait.as_secs()
+            ),
+        }
+    }
+}
+
 /// Recover a typed error from a tower `BoxError`: our own errors come back as they were, tower's
 /// timeout becomes [`TransportError::Timeout`], hyper's errors are classified, and anything else is
 /// [`TransportError::Service`].
@@ -295,11 +356,34 @@ impl From<BoxError> for TransportError {
     }
 }
 
+/// The causes of a failed connection, as a source for [`ExchangeError::Connect`], whose own
+/// text already says "could not connect": the transport's message (the causes, outermost
+/// first) once, with the underlying error as its source.
+#[derive(Debug)]
+struct ConnectCause {
+    message: String,
+    source: Option<BoxError>,
+}
+
+impl fmt::Display for ConnectCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for ConnectCause {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
 impl From<TransportError> for ExchangeError {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Connect { .. } => ExchangeError::Connect {
-                source: Box::new(e),
+            TransportError::Connect { message, source } => ExchangeError::Connect {
+                source: Box::new(ConnectCause { message, source }),
             },
             TransportError::Tls { .. } => ExchangeError::Tls {
                 source: Box::new(e),
@@ -520,6 +604,16 @@ mod tests {
                 ErrorKind::Throttling,
             ),
             (
+                TransportError::RateLimited {
+                    rule: Some("4a2cf4c3db3d1010c0a8f7f1f39619e7".into()),
+                    limit: Some(60),
+                    reset: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010)),
+                    retry_after: Some(Duration::from_secs(7)),
+                    max_wait: Duration::from_secs(5),
+                },
+                ErrorKind::Throttling,
+            ),
+            (
                 TransportError::Tls {
                     kind: TlsFailure::CertificateVerification,
                     message: String::new(),
@@ -554,6 +648,17 @@ mod tests {
             ),
             (TransportError::Service("refused".into()), ErrorKind::Client),
         ];
+        let limited = cases
+            .iter()
+            .find(|(e, _)| matches!(e, TransportError::RateLimited { .. }))
+            .map(|(e, _)| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            limited,
+            "Rate limit reached for rule 4a2cf4c3db3d1010c0a8f7f1f39619e7 (60 requests per \
+             window), resetting at 1700000010 (UNIX time): waiting 7 s more would pass the cap \
+             of 5 s spent waiting per request"
+        );
         for (e, kind) in cases {
             assert_eq!(e.kind(), kind, "{e:?}");
             assert_eq!(e.is_retryable(), kind.is_retryable(), "{e:?}");

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use http::Method;
 use serde::de::DeserializeOwned;
 
 use super::PageOrder;
@@ -152,8 +151,9 @@ impl Fetcher {
         &self,
         uri: http::Uri,
     ) -> Result<(Pending<T>, Option<String>), Error> {
+        // The caller's headers go with every page; the link carries the query.
         let resp = self
-            .get(ApiRequest::new(Method::GET, Target::Uri(uri)))
+            .get(self.request.clone().retarget(Target::Uri(uri)))
             .await?;
         let spans = resp.raw().list_spans()?;
         let next = next_link_of(&resp.parts.headers);

@@ -7,7 +7,7 @@ use crate::request::Buffered;
 use crate::response::link::next_link_of;
 
 /// The answer to one list request, buffered: the records, `X-Total-Count` and the `Link`
-/// header's next page. The same accessors as [`RecordStream`] work on it.
+/// header's next page. The same accessors as [`RecordStream`](super::RecordStream) work on it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
     records: Vec<T>,

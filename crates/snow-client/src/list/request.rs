@@ -12,7 +12,8 @@ use super::{
 use crate::Error;
 use crate::client::Client;
 use crate::params::{
-    HasListParams, HasRecordParams, ListParams, RecordParams, list_setters, record_setters,
+    HasListParams, HasRecordParams, HasRequest, ListParams, RecordParams, extra_setters,
+    list_setters, record_setters,
 };
 use crate::query::{FieldName, Query};
 use crate::request::ApiRequest;
@@ -55,6 +56,12 @@ impl HasRecordParams for ListRequest {
     }
 }
 
+impl HasRequest for ListRequest {
+    fn api_request(&mut self) -> &mut ApiRequest {
+        &mut self.request
+    }
+}
+
 impl ListRequest {
     /// A list call on a collection endpoint (`request` is its `GET`).
     pub(crate) fn new(client: Client, request: ApiRequest) -> Self {
@@ -75,6 +82,7 @@ impl ListRequest {
 
     list_setters!();
     record_setters!();
+    extra_setters!();
 
     /// Records per request (`sysparm_limit` of each page); default [`DEFAULT_PAGE_SIZE`],
     /// at least 1.

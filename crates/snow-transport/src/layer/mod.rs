@@ -1,16 +1,27 @@
 //! The tower layers the transport is made of, usable on their own to build a stack of your own.
 //!
-//! Outer to inner, the transport stacks: [`TotalTimeoutLayer`], the caller's layers,
-//! [`DefaultHeadersLayer`], a concurrency limit (tower's `GlobalConcurrencyLimitLayer`), retry
-//! (tower's `RetryLayer` with [`RetryPolicy`]), a per-attempt timeout (tower's `TimeoutLayer`),
-//! [`BaseUriLayer`], [`AuthLayer`], then [`BodyLimitLayer`] over the HTTP client.
+//! Outer to inner, the transport stacks: its observability layer (a `tracing` span per
+//! logical request, the counters of [`Stats`](crate::Stats)), [`TotalTimeoutLayer`], the
+//! caller's layers, [`DefaultHeadersLayer`], a concurrency limit (tower's
+//! `GlobalConcurrencyLimitLayer`), retry (tower's `RetryLayer` with [`RetryPolicy`]), its
+//! attempt layer (a span per attempt), its rate-limit layer (pacing, and telling a rule's `429`
+//! from a semaphore's), a per-attempt timeout (tower's `TimeoutLayer`), [`BaseUriLayer`],
+//! [`AuthLayer`], then [`BodyLimitLayer`] over the HTTP client. The observability, attempt and
+//! rate-limit layers share per-request state with the retry policy and stay inside the crate.
 
+mod attempt;
 mod auth;
 mod base_uri;
 mod body_limit;
 mod default_headers;
-mod retry;
+pub(crate) mod observe;
+mod rate_limit;
+pub(crate) mod retry;
 mod total_timeout;
+
+pub(crate) use attempt::AttemptLayer;
+pub(crate) use observe::ObserveLayer;
+pub(crate) use rate_limit::RateLimitLayer;
 
 pub use auth::{AuthLayer, AuthService};
 pub use base_uri::{BaseUri, BaseUriLayer};

@@ -10,7 +10,10 @@ use tower::util::rng::{HasherRng, Rng};
 
 use crate::body::{Body, ResponseBody};
 use crate::error::TransportError;
+use crate::layer::observe::RequestCtx;
 use crate::retry::{LongRetryAfter, RetryConfig, RetryNonIdempotent};
+use crate::stats::RetryReason;
+use crate::throttle::{RateLimitInfo, Throttle};
 
 /// The [`tower::retry::Policy`] of the transport, driven by a [`RetryConfig`].
 ///
@@ -97,6 +100,79 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Why an answer is retried, when it is retryable at all.
+fn answer_reason(status: StatusCode, throttle: Option<&Throttle>) -> RetryReason {
+    match (status, throttle) {
+        (_, Some(Throttle::RateLimit(_))) => RetryReason::RateLimited,
+        (StatusCode::TOO_MANY_REQUESTS, _) | (_, Some(Throttle::Semaphore)) => {
+            RetryReason::Semaphore
+        }
+        (StatusCode::ACCEPTED, _) | (_, Some(Throttle::SessionRejected)) => {
+            RetryReason::SessionRejected
+        }
+        (StatusCode::REQUEST_TIMEOUT, _) => RetryReason::Timeout,
+        (s, _) if s.is_server_error() => RetryReason::ServerError,
+        _ => RetryReason::Other,
+    }
+}
+
+/// Why a failure is retried.
+fn failure_reason(e: &BoxError) -> RetryReason {
+    match e.downcast_ref::<TransportError>() {
+        Some(e) if e.is_timeout() => RetryReason::Timeout,
+        Some(TransportError::Connect { .. } | TransportError::Io { .. }) => RetryReason::Connection,
+        _ => RetryReason::Other,
+    }
+}
+
+impl RetryPolicy {
+    /// How long to wait before retrying an answer that asked to be waited out (`Retry-After`),
+    /// or `Err` with the error to return instead when the wait is too long.
+    fn retry_after_wait(&self, headers: &HeaderMap) -> Result<Duration, TransportError> {
+        match retry_after(headers, SystemTime::now()) {
+            Some(wait) if wait > self.config.max_retry_after => {
+                match self.config.retry_after_too_long {
+                    LongRetryAfter::Cap => Ok(self.config.max_retry_after),
+                    LongRetryAfter::Error => Err(TransportError::RetryAfterTooLong {
+                        retry_after: wait,
+                        limit: self.config.max_retry_after,
+                    }),
+                }
+            }
+            Some(wait) => Ok(wait),
+            None => Ok(self.backoff()),
+        }
+    }
+
+    /// How long to wait before retrying a rate-limit rule's `429`: `Retry-After`, else until
+    /// the window resets, else a backoff. Held to the request's cap on waiting for rate
+    /// limits when the transport keeps one (its observability layer puts it in the request);
+    /// otherwise to `max_retry_after` like any `Retry-After`.
+    fn rate_limit_wait(
+        &self,
+        headers: &HeaderMap,
+        info: &RateLimitInfo,
+        ctx: Option<&RequestCtx>,
+    ) -> Result<Duration, TransportError> {
+        let Some(ctx) = ctx else {
+            return self.retry_after_wait(headers);
+        };
+        let wait = retry_after(headers, SystemTime::now())
+            .or_else(|| info.reset_in())
+            .unwrap_or_else(|| self.backoff());
+        if ctx.rate_waited().saturating_add(wait) > ctx.max_wait {
+            return Err(TransportError::RateLimited {
+                rule: info.rule.clone(),
+                limit: info.limit,
+                reset: info.reset_time(),
+                retry_after: Some(wait),
+                max_wait: ctx.max_wait,
+            });
+        }
+        Ok(wait)
+    }
+}
+
 impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
     type Future = tokio::time::Sleep;
 
@@ -111,7 +187,8 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
         if !is_idempotent(req.method()) && req.extensions().get::<RetryNonIdempotent>().is_none() {
             return None;
         }
-        let delay = match result {
+        let ctx = req.extensions().get::<Arc<RequestCtx>>().cloned();
+        let (reason, delay, status) = match result {
             Ok(resp) => {
                 let status = resp.status();
                 if !ErrorKind::of_status(status, req.method()).is_some_and(ErrorKind::is_retryable)
@@ -121,28 +198,22 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
                 if status == StatusCode::ACCEPTED && !self.config.retry_session_rejected {
                     return None;
                 }
-                if !matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                ) {
-                    self.backoff()
-                } else {
-                    match retry_after(resp.headers(), SystemTime::now()) {
-                        Some(wait) if wait > self.config.max_retry_after => {
-                            match self.config.retry_after_too_long {
-                                LongRetryAfter::Cap => self.config.max_retry_after,
-                                LongRetryAfter::Error => {
-                                    *result = Err(TransportError::RetryAfterTooLong {
-                                        retry_after: wait,
-                                        limit: self.config.max_retry_after,
-                                    }
-                                    .boxed());
-                                    return None;
-                                }
-                            }
-                        }
-                        Some(wait) => wait,
-                        None => self.backoff(),
+                let throttle = resp.extensions().get::<Throttle>();
+                let reason = answer_reason(status, throttle);
+                let wait = match (status, throttle) {
+                    (StatusCode::TOO_MANY_REQUESTS, Some(Throttle::RateLimit(info))) => {
+                        self.rate_limit_wait(resp.headers(), info, ctx.as_deref())
+                    }
+                    (StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE, _) => {
+                        self.retry_after_wait(resp.headers())
+                    }
+                    _ => Ok(self.backoff()),
+                };
+                match wait {
+                    Ok(wait) => (reason, wait, Some(status.as_u16())),
+                    Err(e) => {
+                        *result = Err(e.boxed());
+                        return None;
                     }
                 }
             }
@@ -150,17 +221,28 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
             // RetryNonIdempotent) get here: no connection, a connection dropped before the
             // response, a per-attempt timeout, a transient authentication failure.
             Err(e) => {
-                if !is_retryable(e) {
+                // A rate limit the pacer would not wait for: the wait was already weighed.
+                if !is_retryable(e)
+                    || matches!(
+                        e.downcast_ref::<TransportError>(),
+                        Some(TransportError::RateLimited { .. })
+                    )
+                {
                     return None;
                 }
-                self.backoff()
+                (failure_reason(e), self.backoff(), None)
             }
         };
         self.retries += 1;
-        tracing::debug!(
+        if let Some(ctx) = &ctx {
+            ctx.retrying(reason, delay);
+        }
+        tracing::warn!(
             method = %req.method(),
-            retry = self.retries,
-            delay_ms = delay.as_millis() as u64,
+            attempt = self.retries + 1,
+            reason = reason.as_str(),
+            status,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             "retrying request"
         );
         Some(tokio::time::sleep(delay))

@@ -19,9 +19,13 @@ use super::stack::{CallerLayer, CallerLayers, ClientService, SnowService, Stack,
 use crate::body::{Body, DEFAULT_MAX_RESPONSE_BODY, ResponseBody};
 use crate::client::HyperService;
 use crate::error::BuildError;
-use crate::layer::{BodyLimitLayer, DefaultHeadersLayer, RetryPolicy, TotalTimeoutLayer};
+use crate::layer::{
+    AttemptLayer, BodyLimitLayer, DefaultHeadersLayer, ObserveLayer, RetryPolicy, TotalTimeoutLayer,
+};
 use crate::proxy::Proxy;
+use crate::rate_limit::RateLimitConfig;
 use crate::retry::RetryConfig;
+use crate::stats::Counters;
 use crate::tls::TlsConfig;
 
 /// The default `User-Agent`: `snow/<version of this crate>`.
@@ -83,6 +87,7 @@ pub struct TransportBuilder {
     max_response_body: usize,
     concurrency_limit: Option<usize>,
     retry: RetryConfig,
+    rate_limits: RateLimitConfig,
     headers: HeaderMap,
     user_agent: Option<String>,
     proxy: Option<Proxy>,
@@ -107,6 +112,7 @@ impl TransportBuilder {
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
             concurrency_limit: None,
             retry: RetryConfig::default(),
+            rate_limits: RateLimitConfig::default(),
             headers,
             user_agent: None,
             proxy: None,
@@ -199,6 +205,14 @@ impl TransportBuilder {
     #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// How to keep within the instance's rate-limit rules: pacing (on by default) and the cap
+    /// on time a request spends waiting for them ([`RateLimitConfig`]).
+    #[must_use]
+    pub fn rate_limits(mut self, rate_limits: RateLimitConfig) -> Self {
+        self.rate_limits = rate_limits;
         self
     }
 
@@ -317,6 +331,11 @@ impl TransportBuilder {
                 message: "retry max_attempts must be at least 1".into(),
             });
         }
+        if let Some(problem) = self.rate_limits.problem() {
+            return Err(BuildError::Config {
+                message: problem.into(),
+            });
+        }
         let semaphore = match self.concurrency_limit {
             None => None,
             Some(0) => {
@@ -351,16 +370,21 @@ impl TransportBuilder {
                 self.pool_idle_timeout,
             )?),
         };
+        let counters = Arc::new(Counters::default());
         let stack = Stack {
+            observe: ObserveLayer::new(counters.clone(), self.rate_limits.max_wait),
             total_timeout: self.total_timeout.map(TotalTimeoutLayer::new),
             caller_layers: CallerLayers::new(self.layers),
             default_headers: DefaultHeadersLayer::new(headers),
             concurrency_limit: semaphore.map(GlobalConcurrencyLimitLayer::with_semaphore),
             retry: RetryLayer::new(RetryPolicy::new(self.retry)),
+            attempt: AttemptLayer::new(counters.clone()),
+            rate_limits: self.rate_limits,
             attempt_timeout: self.timeout.map(TimeoutLayer::new),
             instance: self.instance.clone(),
             body_limit: BodyLimitLayer::new(self.max_response_body, self.read_timeout),
             client,
+            counters,
         };
         Ok(Transport::new(self.instance, self.auth, stack))
     }
@@ -381,6 +405,7 @@ impl fmt::Debug for TransportBuilder {
             .field("max_response_body", &self.max_response_body)
             .field("concurrency_limit", &self.concurrency_limit)
             .field("retry", &self.retry)
+            .field("rate_limits", &self.rate_limits)
             .field("default_headers", &header_names)
             .field("user_agent", &self.user_agent)
             .field("proxy", &self.proxy)

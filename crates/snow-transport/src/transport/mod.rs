@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use crate::body::{Body, ResponseBody};
 use crate::error::TransportError;
+use crate::stats::Stats;
 
 pub use builder::{DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, TransportBuilder};
 pub use stack::SnowService;
@@ -131,6 +132,16 @@ impl Transport {
             .oneshot(req)
             .await
             .map_err(TransportError::from)
+    }
+
+    /// What this transport did so far: requests, attempts, retries by reason, `429`s by kind,
+    /// `202` session rejections, bytes in and out, time waited for pacing and before retries.
+    ///
+    /// The counters are shared by every clone of the transport, every handle made from it with
+    /// [`with_auth`](Self::with_auth) and every client over them; each read is a snapshot.
+    /// Export them to your metrics system on a timer (see the `metrics` example).
+    pub fn stats(&self) -> Stats {
+        self.shared.stack.counters.snapshot()
     }
 
     /// The whole stack as an erased tower service, to wrap further or drive with `tower` utilities.

@@ -17,8 +17,12 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use crate::body::{Body, ResponseBody};
 use crate::error::TransportError;
 use crate::layer::{
-    AuthLayer, BaseUriLayer, BodyLimitLayer, DefaultHeadersLayer, RetryPolicy, TotalTimeoutLayer,
+    AttemptLayer, AuthLayer, BaseUriLayer, BodyLimitLayer, DefaultHeadersLayer, ObserveLayer,
+    RateLimitLayer, RetryPolicy, TotalTimeoutLayer,
 };
+use crate::pacer::Pacer;
+use crate::rate_limit::RateLimitConfig;
+use crate::stats::Counters;
 
 /// The transport as one erased tower service: `Clone + Send + Sync`, errors are `BoxError`s that
 /// downcast to [`TransportError`].
@@ -89,6 +93,8 @@ where
 /// the builder fills them in once.
 #[derive(Clone, Debug)]
 pub(crate) struct Stack {
+    /// A span per logical request, the counters, the cap on waiting for rate limits.
+    pub(crate) observe: ObserveLayer,
     /// A deadline over the whole call, the body included.
     pub(crate) total_timeout: Option<TotalTimeoutLayer>,
     /// The caller's own layers.
@@ -99,6 +105,11 @@ pub(crate) struct Stack {
     pub(crate) concurrency_limit: Option<GlobalConcurrencyLimitLayer>,
     /// Retries, with backoff and `Retry-After`.
     pub(crate) retry: RetryLayer<RetryPolicy>,
+    /// A span per attempt; attempts, bytes sent and throttled answers counted.
+    pub(crate) attempt: AttemptLayer,
+    /// Pacing by the instance's rate-limit rules (a pacer per authenticated stack, since
+    /// ServiceNow counts per user), and the classification of `429`s and `202`s.
+    pub(crate) rate_limits: RateLimitConfig,
     /// A deadline for each attempt's response head.
     pub(crate) attempt_timeout: Option<TimeoutLayer>,
     /// Requests stay on the instance; the auth layer is built for it too.
@@ -107,21 +118,28 @@ pub(crate) struct Stack {
     pub(crate) body_limit: BodyLimitLayer,
     /// The HTTP client, shared.
     pub(crate) client: ClientService,
+    /// The counters every layer adds to, shared.
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl Stack {
-    /// The main stack, authenticating with `auth`, outer to inner: total timeout, the caller's
-    /// layers, default headers, concurrency limit, retry, per-attempt timeout, base URI, auth,
-    /// body cap, HTTP client. Every error leaves it as a boxed [`TransportError`].
+    /// The main stack, authenticating with `auth`, outer to inner: observability (the
+    /// request's span), total timeout, the caller's layers, default headers, concurrency limit,
+    /// retry, the attempt's span, rate-limit pacing, per-attempt timeout, base URI, auth, body
+    /// cap, HTTP client. Every error leaves it as a boxed [`TransportError`].
     pub(crate) fn service(&self, auth: Arc<dyn Authenticator>) -> SnowService {
+        let pacer = Arc::new(Pacer::new(self.rate_limits.clone()));
         BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .map_err(typed as fn(BoxError) -> BoxError)
+                .layer(self.observe.clone())
                 .option_layer(self.total_timeout)
                 .layer(self.caller_layers.clone())
                 .layer(self.default_headers.clone())
                 .option_layer(self.concurrency_limit.clone())
                 .layer(self.retry.clone())
+                .layer(self.attempt.clone())
+                .layer(RateLimitLayer::new(pacer))
                 .option_layer(self.attempt_timeout.clone())
                 .layer(BaseUriLayer::new(self.instance.clone()))
                 .layer(AuthLayer::new(auth, self.instance.clone()))
@@ -130,8 +148,9 @@ impl Stack {
         )
     }
 
-    /// Token calls to the instance's own origin: total timeout, default headers, per-attempt
-    /// timeout, body cap, HTTP client. No retry, no authentication, no origin check.
+    /// Token calls to the instance's own origin: observability, total timeout, default
+    /// headers, the attempt's span, per-attempt timeout, body cap, HTTP client. No retry, no
+    /// pacing, no authentication, no origin check.
     pub(crate) fn exchange(&self) -> SnowService {
         self.exchange_with(self.default_headers.clone())
     }
@@ -146,8 +165,10 @@ impl Stack {
         BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .map_err(typed as fn(BoxError) -> BoxError)
+                .layer(self.observe.clone())
                 .option_layer(self.total_timeout)
                 .layer(default_headers)
+                .layer(self.attempt.clone())
                 .option_layer(self.attempt_timeout.clone())
                 .layer(self.body_limit)
                 .service(self.client.clone()),
