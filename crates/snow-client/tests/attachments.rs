@@ -121,3 +121,58 @@ async fn upload_list_download_delete() {
     assert!(matches!(err, Error::InvalidInput { .. }));
     dev.shutdown().await.unwrap();
 }
+
+/// A stream of chunks is sent as it comes and stored whole.
+#[tokio::test]
+async fn upload_from_a_stream() {
+    let dev = start(2).await;
+    let c = client(&dev, "admin");
+    let rec: Record = c.table("incident").list().first().await.unwrap();
+    let id = rec.sys_id().unwrap().to_owned();
+    let chunks: Vec<Result<bytes::Bytes, snow_client::core::BoxError>> = (0..50u8)
+        .map(|i| Ok(bytes::Bytes::from(vec![i; 10_000])))
+        .collect();
+    let meta = c
+        .attachments()
+        .upload_stream(
+            "incident",
+            &id,
+            "chunks.bin",
+            futures_util::stream::iter(chunks),
+        )
+        .await
+        .unwrap();
+    assert_eq!(meta.size(), Some(500_000));
+    assert_eq!(meta.content_type, "application/octet-stream");
+    let back = c
+        .attachments()
+        .download(&meta.sys_id)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let expected: Vec<u8> = (0..50u8).flat_map(|i| vec![i; 10_000]).collect();
+    assert_eq!(&back[..], &expected[..]);
+    // A stream that fails part way fails the upload, and stores nothing.
+    let failing = futures_util::stream::iter(vec![
+        Ok(bytes::Bytes::from_static(b"partial")),
+        Err::<bytes::Bytes, snow_client::core::BoxError>("the source broke".into()),
+    ]);
+    assert!(
+        c.attachments()
+            .upload_stream("incident", &id, "broken.bin", failing)
+            .await
+            .is_err()
+    );
+    let names: Vec<String> = c
+        .attachments()
+        .for_record("incident", &id)
+        .all::<Attachment>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.file_name)
+        .collect();
+    assert_eq!(names, ["chunks.bin"]);
+}
