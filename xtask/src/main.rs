@@ -283,7 +283,7 @@ fn demo() -> Result {
     )
 }
 
-/// The fault soak of `tests/tests/soak.rs`, run for `--minutes N` (default 10) in a release
+/// The fault soak of `tests/tests/e2e/soak.rs`, run for `--minutes N` (default 10) in a release
 /// build, its progress lines shown.
 fn soak(args: &[String]) -> Result {
     let minutes: u64 = match args {
@@ -303,8 +303,9 @@ fn soak(args: &[String]) -> Result {
                 "-p",
                 "snow-tests",
                 "--test",
-                "soak",
+                "e2e",
                 "--",
+                "soak::",
                 "--nocapture",
             ])
             .env("SNOW_SOAK_SECONDS", (minutes * 60).to_string()),

@@ -1,8 +1,6 @@
 //! Test support: a ServiceNow-like token endpoint and table API served by hyper on 127.0.0.1,
 //! a plain-hyper `HttpExchange`, and a minimal "transport" (authenticate, send, one replay on 401).
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,25 +22,25 @@ use snow_core::{
     AuthRetry, Authenticator, ExchangeError, HttpExchange, Instance, async_trait, http,
 };
 
-pub const CLIENT_ID: &str = "test-client-id";
-pub const CLIENT_SECRET: &str = "client-secret-Zq8";
-pub const USER: &str = "admin";
-pub const PASSWORD: &str = "user-password-Kx3";
+pub(crate) const CLIENT_ID: &str = "test-client-id";
+pub(crate) const CLIENT_SECRET: &str = "client-secret-Zq8";
+pub(crate) const USER: &str = "admin";
+pub(crate) const PASSWORD: &str = "user-password-Kx3";
 
 /// What the emulated instance accepts.
 #[derive(Clone)]
-pub struct Config {
-    pub access_ttl: u64,
-    pub refresh_returns_refresh_token: bool,
-    pub client_credentials_enabled: bool,
+pub(crate) struct Config {
+    pub(crate) access_ttl: u64,
+    pub(crate) refresh_returns_refresh_token: bool,
+    pub(crate) client_credentials_enabled: bool,
     /// As ServiceNow does: every password or refresh grant made while the user's access token is
     /// valid answers with that token and `expires_in` = the whole seconds it has left, rounded
     /// down (0 in its last second); a new token only once it has expired.
-    pub reissue_current: bool,
+    pub(crate) reissue_current: bool,
     /// Public keys for JWT-bearer assertions.
-    pub jwt_keys: Vec<(Algorithm, DecodingKey)>,
+    pub(crate) jwt_keys: Vec<(Algorithm, DecodingKey)>,
     /// As a hibernating developer instance does: every URL answers 200 with the hibernation page.
-    pub hibernating: bool,
+    pub(crate) hibernating: bool,
 }
 
 impl Default for Config {
@@ -70,41 +68,41 @@ struct Tokens {
 
 /// Counters kept by the emulated instance.
 #[derive(Default)]
-pub struct Counters {
-    pub password: AtomicUsize,
-    pub refresh: AtomicUsize,
-    pub client_credentials: AtomicUsize,
-    pub jwt: AtomicUsize,
-    pub refused: AtomicUsize,
-    pub basic_client_auth: AtomicUsize,
-    pub table_ok: AtomicUsize,
-    pub table_401: AtomicUsize,
-    pub hibernating: AtomicUsize,
+pub(crate) struct Counters {
+    pub(crate) password: AtomicUsize,
+    pub(crate) refresh: AtomicUsize,
+    pub(crate) client_credentials: AtomicUsize,
+    pub(crate) jwt: AtomicUsize,
+    pub(crate) refused: AtomicUsize,
+    pub(crate) basic_client_auth: AtomicUsize,
+    pub(crate) table_ok: AtomicUsize,
+    pub(crate) table_401: AtomicUsize,
+    pub(crate) hibernating: AtomicUsize,
 }
 
-pub struct State {
+pub(crate) struct State {
     config: Config,
     tokens: Mutex<Tokens>,
     seq: AtomicU64,
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 impl State {
     /// Revoke a token (access or refresh) as `/oauth_revoke_token.do` would.
-    pub fn revoke(&self, token: &str) {
+    pub(crate) fn revoke(&self, token: &str) {
         let mut t = self.tokens.lock().unwrap();
         t.access.remove(token);
         t.refresh.remove(token);
     }
 
     /// Revoke every access token (the refresh tokens stay valid).
-    pub fn revoke_all_access(&self) {
+    pub(crate) fn revoke_all_access(&self) {
         let mut t = self.tokens.lock().unwrap();
         t.access.clear();
         t.current.clear();
     }
 
-    pub fn grants(&self) -> usize {
+    pub(crate) fn grants(&self) -> usize {
         let c = &self.counters;
         c.password.load(Ordering::SeqCst)
             + c.refresh.load(Ordering::SeqCst)
@@ -113,13 +111,13 @@ impl State {
     }
 }
 
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub state: Arc<State>,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) state: Arc<State>,
 }
 
 impl TestServer {
-    pub async fn start(config: Config) -> TestServer {
+    pub(crate) async fn start(config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State {
@@ -149,11 +147,11 @@ impl TestServer {
         TestServer { addr, state }
     }
 
-    pub fn instance(&self) -> Instance {
+    pub(crate) fn instance(&self) -> Instance {
         Instance::from_url(&format!("http://{}", self.addr)).unwrap()
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
@@ -174,7 +172,7 @@ fn access_denied() -> Response<Full<Bytes>> {
 }
 
 /// The page a hibernating developer instance answers every URL with.
-pub const HIBERNATION_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+pub(crate) const HIBERNATION_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
     <title>Instance Hibernating page</title></head><body><div class=\"container\">\
     <h1>Your instance is hibernating</h1><p>Instances hibernate after a period of inactivity.</p>\
     <a href=\"https://developer.servicenow.com/dev.do#!/home?wu=true\">Sign in</a> to wake it up.\
@@ -424,18 +422,18 @@ fn expires_in(left: Duration) -> u64 {
 
 /// An `HttpExchange` over a plain hyper-util client (no TLS), as a transport would provide.
 #[derive(Debug, Clone)]
-pub struct HyperExchange {
+pub(crate) struct HyperExchange {
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl HyperExchange {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         HyperExchange {
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
 
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         req: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, ExchangeError> {
@@ -468,7 +466,7 @@ impl HttpExchange for HyperExchange {
 }
 
 /// What a transport does: authenticate, send, and on 401 ask the authenticator, replaying once.
-pub async fn get_table(
+pub(crate) async fn get_table(
     auth: &dyn Authenticator,
     http: &HyperExchange,
     url: &str,
@@ -492,7 +490,7 @@ pub async fn get_table(
 }
 
 /// A copy of a request head without its extensions (which are not `Clone`).
-pub fn clone_head(parts: &http::request::Parts) -> http::request::Parts {
+pub(crate) fn clone_head(parts: &http::request::Parts) -> http::request::Parts {
     let mut b = http::Request::builder()
         .method(parts.method.clone())
         .uri(parts.uri.clone());
@@ -502,7 +500,7 @@ pub fn clone_head(parts: &http::request::Parts) -> http::request::Parts {
     b.body(()).unwrap().into_parts().0
 }
 
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -510,12 +508,12 @@ pub fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-pub fn request_parts(url: &str) -> http::request::Parts {
+pub(crate) fn request_parts(url: &str) -> http::request::Parts {
     http::Request::get(url).body(()).unwrap().into_parts().0
 }
 
 /// Send a request already authenticated; on 401 ask the authenticator and replay once.
-pub async fn send_then_replay(
+pub(crate) async fn send_then_replay(
     auth: &dyn Authenticator,
     http: &HyperExchange,
     parts: http::request::Parts,
@@ -542,13 +540,13 @@ pub async fn send_then_replay(
 
 /// An exchange that waits before each token call, so concurrent callers pile up behind it.
 #[derive(Debug, Clone)]
-pub struct SlowExchange {
+pub(crate) struct SlowExchange {
     inner: HyperExchange,
     delay: Duration,
 }
 
 impl SlowExchange {
-    pub fn new(inner: HyperExchange, delay: Duration) -> Self {
+    pub(crate) fn new(inner: HyperExchange, delay: Duration) -> Self {
         SlowExchange { inner, delay }
     }
 }
