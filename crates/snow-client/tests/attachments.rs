@@ -121,4 +121,3 @@ async fn upload_list_download_delete() {
     assert!(matches!(err, Error::InvalidInput { .. }));
     dev.shutdown().await.unwrap();
 }
-
