@@ -66,6 +66,16 @@ fn requests_from_a_file_answered_one_by_one() {
     );
     assert!(last[1].starts_with("snow: 1 request, 0 retries"), "{err}");
 
+    // With --format json: one JSON array on standard output, a JSON error object after it.
+    let run = dev.snow(&["batch", &path, "--format", "json"]).run();
+    let answers: serde_json::Value = serde_json::from_str(&run.stdout).expect("a JSON array");
+    assert_eq!(answers.as_array().unwrap().len(), 4);
+    let err = run.fails(9);
+    let v: serde_json::Value =
+        serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(v["error"]["kind"], "partial", "{v}");
+    assert_eq!(v["error"]["exit_code"], 9, "{v}");
+
     // All answered with a 2xx: exit 0; from standard input; a table without bodies.
     let run = dev
         .snow(&["batch", "-", "--format", "table"])
