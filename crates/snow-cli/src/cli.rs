@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::cmd::{api, attachment, auth, dev, query, table};
+use crate::cmd::{api, attachment, auth, batch, cmdb, dev, import, query, stats, table};
 use crate::export::ExportArgs;
 use crate::output::Format;
 
@@ -13,10 +13,14 @@ Credentials come from flags, the environment (SNOW_INSTANCE, SNOW_URL, SNOW_USER
 SNOW_CLIENT_ID, SNOW_CLIENT_SECRET, SNOW_API_KEY, SNOW_TOKEN_FILE) or a profile in the config file;
 a missing password is asked for without echo when standard input is a terminal.
 
+Long commands (export, import, batch, lists of many pages) end with one line on standard error
+counting requests, retries and the time waited for rate limits, when standard error is a
+terminal or with --verbose; standard output holds only the data.
+
 Try it: snow demo";
 
-/// ServiceNow from the terminal: tables, attachments, OAuth, raw API calls and resumable,
-/// parallel exports.
+/// ServiceNow from the terminal: tables, attachments, statistics, import sets, batches, the
+/// CMDB, OAuth, raw API calls and resumable, parallel exports.
 #[derive(Parser)]
 #[command(
     name = "snow",
@@ -46,7 +50,9 @@ pub(crate) struct GlobalArgs {
     /// Output format: a table on a terminal and JSON when piped, unless set.
     #[arg(long, short = 'F', global = true, value_enum, env = "SNOW_FORMAT")]
     pub(crate) format: Option<Format>,
-    /// Log each request (method, path, status, time) to standard error; never credentials.
+    /// Log each request and answer (method, path, status, time, the instance's transaction id)
+    /// to standard error, and end long commands with a summary of requests, retries and
+    /// rate-limit waits; never credentials.
     #[arg(long, short = 'v', global = true)]
     pub(crate) verbose: bool,
     /// Never draw progress bars (they are drawn only when standard error is a terminal).
@@ -233,6 +239,22 @@ pub(crate) enum Command {
     Api(api::ApiArgs),
     /// Every matching record of a table to JSONL, CSV or JSON: streamed, parallel, resumable.
     Export(ExportArgs),
+    /// Counts, averages, minimums, maximums and sums over a table, whole or grouped.
+    ///
+    /// Example: snow stats incident --query active=true --group-by priority --avg reassignment_count
+    Stats(stats::StatsArgs),
+    /// Load rows into an import set's staging table and show each row's transform result.
+    ///
+    /// Example: snow import imp_user --set user_name=j.public --set first_name=John
+    Import(import::ImportArgs),
+    /// Many requests in one round trip (Batch API), from a JSON Lines file.
+    ///
+    /// Each line: {"method":"GET","url":"/api/now/table/incident?sysparm_limit=1",
+    /// "headers":{...},"body":...}. Exits with 9 when any request failed.
+    Batch(batch::BatchArgs),
+    /// Configuration items and their relations (CMDB Instance API).
+    #[command(subcommand)]
+    Cmdb(cmdb::CmdbCommand),
     /// Encoded queries.
     #[command(subcommand)]
     Query(query::QueryCommand),
@@ -269,6 +291,13 @@ mod tests {
             "snow table get incident 0123 --url http://localhost:1",
             "snow completions zsh",
             "snow query check active=true",
+            "snow stats incident --group-by priority --avg reassignment_count --order-by -count",
+            "snow import imp_user --set user_name=x",
+            "snow import imp_computer --data @rows.jsonl",
+            "snow batch requests.jsonl",
+            "snow cmdb list cmdb_ci_appl --limit 5",
+            "snow cmdb get cmdb_ci_appl 0123",
+            "snow cmdb create cmdb_ci_appl --set name=x --outbound a:b",
         ] {
             let args: Vec<&str> = line.split(' ').collect();
             if let Err(e) = Cli::try_parse_from(args) {

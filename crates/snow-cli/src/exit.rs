@@ -25,13 +25,16 @@ pub(crate) enum Exit {
     Network,
     /// The instance failed, or answered something that is not ServiceNow's JSON.
     Server,
+    /// Some items of a many-item command failed (batch requests, imported rows); the output
+    /// says which.
+    Partial,
     /// Stopped by the user (ctrl-c); an export keeps its checkpoint.
     Interrupted,
 }
 
 impl Exit {
     /// Every exit code, in order, for the help text and the README.
-    pub(crate) const ALL: [Exit; 10] = [
+    pub(crate) const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::Other,
         Exit::Usage,
@@ -41,6 +44,7 @@ impl Exit {
         Exit::Unavailable,
         Exit::Network,
         Exit::Server,
+        Exit::Partial,
         Exit::Interrupted,
     ];
 
@@ -56,6 +60,7 @@ impl Exit {
             Exit::Unavailable => 6,
             Exit::Network => 7,
             Exit::Server => 8,
+            Exit::Partial => 9,
             Exit::Interrupted => 130,
         }
     }
@@ -72,6 +77,7 @@ impl Exit {
             Exit::Unavailable => "unavailable",
             Exit::Network => "network",
             Exit::Server => "server",
+            Exit::Partial => "partial",
             Exit::Interrupted => "interrupted",
         }
     }
@@ -87,6 +93,9 @@ impl Exit {
             Exit::Unavailable => "instance unavailable: hibernating, maintenance, 502/503/504",
             Exit::Network => "network: no connection, TLS failure, timeout",
             Exit::Server => "server: the instance failed (5xx) or answered unusably",
+            Exit::Partial => {
+                "partial: some batch requests or imported rows failed (the output says which)"
+            }
             Exit::Interrupted => "interrupted (ctrl-c); an export can be resumed",
         }
     }
@@ -121,6 +130,9 @@ pub(crate) enum CliError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Some items of a many-item command failed; each is reported in the output.
+    #[error("{0}")]
+    Partial(String),
     /// Stopped by ctrl-c.
     #[error("{0}")]
     Interrupted(String),
@@ -151,6 +163,7 @@ impl CliError {
                 Exit::Ok
             }
             CliError::Io { .. } | CliError::Other(_) => Exit::Other,
+            CliError::Partial(_) => Exit::Partial,
             CliError::Interrupted(_) => Exit::Interrupted,
         }
     }

@@ -17,6 +17,7 @@ mod export;
 mod output;
 mod progress;
 mod prompt;
+mod summary;
 mod verbose;
 
 use std::process::ExitCode;

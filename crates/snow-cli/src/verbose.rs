@@ -1,8 +1,10 @@
-//! `--verbose`: one line per request and per answer on standard error.
+//! `--verbose`: one line per request and per answer on standard error, the answer's line with
+//! the instance's transaction id (`X-Transaction-ID`), which ServiceNow's logs are searched by.
 //!
 //! The layer sits among the transport's caller layers, which see each request before default
 //! headers and credentials are added, so no credential can reach these lines; query parameters
-//! named like credentials are redacted all the same.
+//! named like credentials are redacted all the same. It sees each logical request once: its
+//! retries and waits are counted by the transport and shown in the summary line.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,12 +56,30 @@ where
             let result = fut.await;
             let ms = started.elapsed().as_millis();
             match &result {
-                Ok(resp) => eprintln!("snow: < {} {line} ({ms} ms)", resp.status()),
+                Ok(resp) => match transaction_id(resp.headers()) {
+                    Some(txn) => eprintln!("snow: < {} {line} ({ms} ms, txn {txn})", resp.status()),
+                    None => eprintln!("snow: < {} {line} ({ms} ms)", resp.status()),
+                },
                 Err(_) => eprintln!("snow: < failed {line} ({ms} ms)"),
             }
             result
         })
     }
+}
+
+/// The headers an instance names its transaction with, first found wins.
+const TRANSACTION_HEADERS: [&str; 2] = ["x-transaction-id", "x-request-id"];
+
+/// The answer's transaction id, when it is short printable text (it comes from the network:
+/// nothing that could move the cursor or fill the screen is printed).
+pub(crate) fn transaction_id(headers: &http::HeaderMap) -> Option<&str> {
+    TRANSACTION_HEADERS.iter().find_map(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+    })
 }
 
 /// `METHOD /path?query`, with credential-like query values redacted.
@@ -88,6 +108,24 @@ fn redact_query(q: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_ids_are_read_and_checked() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(transaction_id(&h), None);
+        h.insert("x-request-id", http::HeaderValue::from_static("req-1"));
+        assert_eq!(transaction_id(&h), Some("req-1"));
+        h.insert(
+            "x-transaction-id",
+            http::HeaderValue::from_static("79aee3f52fa2"),
+        );
+        assert_eq!(transaction_id(&h), Some("79aee3f52fa2"));
+        h.insert("x-transaction-id", http::HeaderValue::from_static("a b"));
+        assert_eq!(transaction_id(&h), Some("req-1"));
+        let long = "x".repeat(65);
+        h.insert("x-request-id", http::HeaderValue::from_str(&long).unwrap());
+        assert_eq!(transaction_id(&h), None);
+    }
 
     #[test]
     fn credential_parameters_are_redacted() {

@@ -144,7 +144,7 @@ fn result_member(raw: &RawValue) -> Option<Box<RawValue>> {
 }
 
 /// Percent-decodes a query component as typed in a URL (`%XX`; `+` stays as it is).
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()

@@ -66,6 +66,25 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
+/// A JSON object with its members in the order given (serde_json's own maps sort them).
+pub(crate) fn ordered_object<S: AsRef<str>>(
+    members: impl IntoIterator<Item = (S, serde_json::Value)>,
+) -> Box<RawValue> {
+    let mut text = String::from("{");
+    for (i, (name, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        // Strings and values always serialise.
+        text.push_str(&serde_json::Value::from(name.as_ref()).to_string());
+        text.push(':');
+        text.push_str(&value.to_string());
+    }
+    text.push('}');
+    RawValue::from_string(text)
+        .unwrap_or_else(|e| unreachable!("an object of serialised values is JSON: {e}"))
+}
+
 /// Writes one JSON value as a JSONL line: as is when it is on one line already, else
 /// compacted (a value holding line breaks between tokens would break the line format).
 pub(crate) fn write_jsonl(out: &mut impl Write, raw: &str) -> std::io::Result<()> {
@@ -327,6 +346,15 @@ mod tests {
         );
         let t = list(Format::Table, &recs, None);
         assert!(t.starts_with("a    b\n---  -\n1    x\n2,3  y"), "{t}");
+    }
+
+    #[test]
+    fn ordered_objects_keep_their_order() {
+        let o = ordered_object([
+            ("z", serde_json::json!(1)),
+            ("a\"b", serde_json::json!({"x": null})),
+        ]);
+        assert_eq!(o.get(), r#"{"z":1,"a\"b":{"x":null}}"#);
     }
 
     #[test]
