@@ -224,14 +224,14 @@ pub(crate) fn parse(text: &str) -> Result<ConfigFile, String> {
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
-                "snow: warning: {} holds secrets and can be read by other users; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            );
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "snow: warning: {} holds secrets and can be read by other users; run: chmod 600 {}",
+            path.display(),
+            path.display()
+        );
     }
 }
 

@@ -77,12 +77,12 @@ impl RecordParams {
     /// Adds `sys_id` to a field list that leaves it out (an empty or absent list already
     /// returns every field).
     pub(crate) fn ensure_sys_id(&mut self) {
-        if let Some(Ok(fields)) = &mut self.fields {
-            if !fields.is_empty() && !fields.iter().any(|f| f.as_str() == "sys_id") {
-                if let Ok(sys_id) = FieldName::new("sys_id") {
-                    fields.push(sys_id);
-                }
-            }
+        if let Some(Ok(fields)) = &mut self.fields
+            && !fields.is_empty()
+            && !fields.iter().any(|f| f.as_str() == "sys_id")
+            && let Ok(sys_id) = FieldName::new("sys_id")
+        {
+            fields.push(sys_id);
         }
     }
 

@@ -108,11 +108,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let (Some(path), Some(pem)) = (&args.ca_out, instance.ca_pem()) {
-        if let Err(e) = std::fs::write(path, pem) {
-            eprintln!("snow-devinstance: cannot write {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
+    if let (Some(path), Some(pem)) = (&args.ca_out, instance.ca_pem())
+        && let Err(e) = std::fs::write(path, pem)
+    {
+        eprintln!("snow-devinstance: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
     }
     {
         let mut out = std::io::stdout().lock();

@@ -330,12 +330,12 @@ impl ResponseBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(deadline) = this.deadline.as_mut() {
-            if deadline.as_mut().poll(cx).is_ready() {
-                return this.fail(TransportError::Timeout {
-                    kind: TimeoutKind::Total,
-                });
-            }
+        if let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return this.fail(TransportError::Timeout {
+                kind: TimeoutKind::Total,
+            });
         }
         match http_body::Body::poll_frame(Pin::new(&mut this.inner), cx) {
             Poll::Ready(Some(Ok(frame))) => {

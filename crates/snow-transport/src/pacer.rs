@@ -102,10 +102,10 @@ impl Window {
         if self.budget == 0 {
             return Some(reset_at);
         }
-        if let Some(bucket) = self.bucket.as_ref() {
-            if let Err(not_until) = bucket.check() {
-                return Some((now + not_until.wait_time_from(clock.now())).min(reset_at));
-            }
+        if let Some(bucket) = self.bucket.as_ref()
+            && let Err(not_until) = bucket.check()
+        {
+            return Some((now + not_until.wait_time_from(clock.now())).min(reset_at));
         }
         self.budget -= 1;
         None
@@ -242,28 +242,28 @@ impl Pacer {
         };
         let now = Instant::now();
         let mut w = lock(&rule.window);
-        if let (Some(limit), Some(reset)) = (info.limit, info.reset) {
-            if reset > w.reset || (reset == w.reset && limit != w.limit) {
-                // The first answer of a new window (or a changed rule): a new bucket.
-                // Requests in flight may be counted in this window: under this rule, and
-                // on routes no rule answered for yet (this answer may be the first).
-                let reset_at = info.reset_in().and_then(|d| now.checked_add(d));
-                let in_flight =
-                    rule.in_flight.load(Ordering::Relaxed) + self.untracked.load(Ordering::Relaxed);
-                let remaining = limit.saturating_sub(1).saturating_sub(in_flight);
-                *w = Window {
-                    limit,
-                    reset,
-                    reset_at,
-                    budget: remaining,
-                    bucket: None,
-                    blocked_until: None,
-                };
-                if let Some(at) = reset_at {
-                    if remaining > 0 {
-                        w.bucket = self.bucket(remaining, at.saturating_duration_since(now));
-                    }
-                }
+        if let (Some(limit), Some(reset)) = (info.limit, info.reset)
+            && (reset > w.reset || (reset == w.reset && limit != w.limit))
+        {
+            // The first answer of a new window (or a changed rule): a new bucket.
+            // Requests in flight may be counted in this window: under this rule, and
+            // on routes no rule answered for yet (this answer may be the first).
+            let reset_at = info.reset_in().and_then(|d| now.checked_add(d));
+            let in_flight =
+                rule.in_flight.load(Ordering::Relaxed) + self.untracked.load(Ordering::Relaxed);
+            let remaining = limit.saturating_sub(1).saturating_sub(in_flight);
+            *w = Window {
+                limit,
+                reset,
+                reset_at,
+                budget: remaining,
+                bucket: None,
+                blocked_until: None,
+            };
+            if let Some(at) = reset_at
+                && remaining > 0
+            {
+                w.bucket = self.bucket(remaining, at.saturating_duration_since(now));
             }
         }
         if matches!(throttle, Some(Throttle::RateLimit(_))) {

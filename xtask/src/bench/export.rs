@@ -41,14 +41,13 @@ fn export_run(url: &str, records: u64, parallel: u32, out: &Path) -> Result<(f64
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s;
         }
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            if let Some(kib) = text
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak_kib = peak_kib.max(kib);
-            }
+        {
+            peak_kib = peak_kib.max(kib);
         }
         std::thread::sleep(Duration::from_millis(10));
     };

@@ -104,17 +104,16 @@ pub(crate) async fn run(ctx: &Ctx, a: ApiArgs) -> Result<(), CliError> {
                 _ => raw,
             };
             // A list of records as rows.
-            if matches!(format, Format::Table | Format::Csv) {
-                if let Ok(rows) = serde_json::from_str::<Vec<Box<RawValue>>>(shown.get()) {
-                    if rows.iter().all(|r| r.get().starts_with('{')) {
-                        let mut w = RecordWriter::new(out, format, None, CellMode::Value);
-                        for r in &rows {
-                            w.write(r)?;
-                        }
-                        drop(w.finish()?);
-                        return Ok(());
-                    }
+            if matches!(format, Format::Table | Format::Csv)
+                && let Ok(rows) = serde_json::from_str::<Vec<Box<RawValue>>>(shown.get())
+                && rows.iter().all(|r| r.get().starts_with('{'))
+            {
+                let mut w = RecordWriter::new(out, format, None, CellMode::Value);
+                for r in &rows {
+                    w.write(r)?;
                 }
+                drop(w.finish()?);
+                return Ok(());
             }
             write_one(&mut out, format, &shown, CellMode::Value)
         }

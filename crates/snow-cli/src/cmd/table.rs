@@ -194,27 +194,29 @@ async fn list(ctx: &Ctx, client: &snow_client::Client, a: ListArgs) -> Result<()
     let shown = writer.count();
     writer.finish()?;
     // Say when the default limit cut the list short, on a terminal only.
-    if a.limit.is_none() && !a.all && std::io::stderr().is_terminal() {
-        if let (Some(l), Some(total)) = (limit, stream.expected()) {
-            if shown == l && total >= l {
-                let mut count = client.table(&a.table).list();
-                if let Some(q) = a.query.as_deref().filter(|q| !q.is_empty()) {
-                    count = count.raw_query(q);
-                }
-                let matched = count
-                    .fields(["sys_id"])
-                    .limit(1)
-                    .page::<Box<RawValue>>()
-                    .await
-                    .ok()
-                    .and_then(|p| p.total_count());
-                if matched.is_some_and(|m| m > l) {
-                    eprintln!(
-                        "snow: showing the first {l} of {} records; use --limit N or --all",
-                        matched.unwrap_or(l)
-                    );
-                }
-            }
+    if a.limit.is_none()
+        && !a.all
+        && std::io::stderr().is_terminal()
+        && let (Some(l), Some(total)) = (limit, stream.expected())
+        && shown == l
+        && total >= l
+    {
+        let mut count = client.table(&a.table).list();
+        if let Some(q) = a.query.as_deref().filter(|q| !q.is_empty()) {
+            count = count.raw_query(q);
+        }
+        let matched = count
+            .fields(["sys_id"])
+            .limit(1)
+            .page::<Box<RawValue>>()
+            .await
+            .ok()
+            .and_then(|p| p.total_count());
+        if matched.is_some_and(|m| m > l) {
+            eprintln!(
+                "snow: showing the first {l} of {} records; use --limit N or --all",
+                matched.unwrap_or(l)
+            );
         }
     }
     Ok(())

@@ -195,13 +195,14 @@ pub(crate) async fn export(
                 cp_path.as_deref().unwrap_or(Path::new("")).display()
             )));
         }
-    } else if let Some(out) = &a.output {
-        if out.exists() && !a.restart {
-            return Err(CliError::usage(format!(
-                "{} exists and no checkpoint says it is unfinished; pass --restart to replace it",
-                out.display()
-            )));
-        }
+    } else if let Some(out) = &a.output
+        && out.exists()
+        && !a.restart
+    {
+        return Err(CliError::usage(format!(
+            "{} exists and no checkpoint says it is unfinished; pass --restart to replace it",
+            out.display()
+        )));
     }
     // Counting first also surfaces bad credentials, an unknown table or a bad query before
     // any file is touched.
@@ -345,12 +346,12 @@ async fn run_ranges(
             cp.ranges[batch.range].done = true;
         }
         progress.inc(n);
-        if let Some(p) = cp_path {
-            if batch.done || last_save.elapsed() >= CHECKPOINT_EVERY {
-                sink.flush()?;
-                save(cp, sink, p)?;
-                last_save = Instant::now();
-            }
+        if let Some(p) = cp_path
+            && (batch.done || last_save.elapsed() >= CHECKPOINT_EVERY)
+        {
+            sink.flush()?;
+            save(cp, sink, p)?;
+            last_save = Instant::now();
         }
     };
     tasks.abort_all();

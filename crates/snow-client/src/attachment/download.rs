@@ -212,14 +212,12 @@ impl Download {
                     .then(|| v.trim().to_owned())
             })
         };
-        if let Some(v) = param("filename*") {
-            if let Some((charset, rest)) = v.split_once('\'') {
-                if charset.eq_ignore_ascii_case("utf-8") {
-                    if let Some((_, encoded)) = rest.split_once('\'') {
-                        return Some(percent_decode(encoded));
-                    }
-                }
-            }
+        if let Some(v) = param("filename*")
+            && let Some((charset, rest)) = v.split_once('\'')
+            && charset.eq_ignore_ascii_case("utf-8")
+            && let Some((_, encoded)) = rest.split_once('\'')
+        {
+            return Some(percent_decode(encoded));
         }
         if let Some(v) = param("filename") {
             return Some(v.trim_matches('"').to_owned());

@@ -149,15 +149,15 @@ impl Ascending {
         if self.first.is_none() {
             // The first record of the page: above the last of the page before it.
             let (key, _) = self.key();
-            if let Some((_, before)) = self.seen.range(..key).next_back() {
-                if id <= before.last.as_str() {
-                    return Err(paging(format!(
-                        "{} starts with sys_id {id}, not after {} where the page before it ended; \
+            if let Some((_, before)) = self.seen.range(..key).next_back()
+                && id <= before.last.as_str()
+            {
+                return Err(paging(format!(
+                    "{} starts with sys_id {id}, not after {} where the page before it ended; \
                          the instance repeated rows or ignored the offset",
-                        self.here(),
-                        before.last
-                    )));
-                }
+                    self.here(),
+                    before.last
+                )));
             }
             self.first = Some(id.to_owned());
         } else if id <= self.last.as_str() {
@@ -177,16 +177,16 @@ impl Ascending {
             return Ok(());
         };
         let (key, len) = self.key();
-        if let Some((_, after)) = self.seen.range(key.saturating_add(1)..).next() {
-            if self.last.as_str() >= after.first.as_str() {
-                return Err(paging(format!(
-                    "{} ends with sys_id {}, not before {} where a later page starts; \
+        if let Some((_, after)) = self.seen.range(key.saturating_add(1)..).next()
+            && self.last.as_str() >= after.first.as_str()
+        {
+            return Err(paging(format!(
+                "{} ends with sys_id {}, not before {} where a later page starts; \
                      the instance repeated rows or ignored the offset",
-                    self.here(),
-                    self.last,
-                    after.first
-                )));
-            }
+                self.here(),
+                self.last,
+                after.first
+            )));
         }
         self.seen.insert(
             key,
@@ -208,11 +208,11 @@ impl Ascending {
             if let Some(start) = run {
                 let end = self.seen.get(&start).map(|s| start.saturating_add(s.len));
                 if end == Some(key) {
-                    if let Some(next) = self.seen.remove(&key) {
-                        if let Some(lower) = self.seen.get_mut(&start) {
-                            lower.len += next.len;
-                            lower.last = next.last;
-                        }
+                    if let Some(next) = self.seen.remove(&key)
+                        && let Some(lower) = self.seen.get_mut(&start)
+                    {
+                        lower.len += next.len;
+                        lower.last = next.last;
                     }
                     continue;
                 }

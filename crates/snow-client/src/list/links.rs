@@ -104,12 +104,12 @@ where
             }
             let n = records.len() as u64;
             st.received += n;
-            if let Some(total) = st.total {
-                if st.received > total {
-                    return fail(format!(
-                        "more records arrived than X-Total-Count announced ({total})"
-                    ));
-                }
+            if let Some(total) = st.total
+                && st.received > total
+            {
+                return fail(format!(
+                    "more records arrived than X-Total-Count announced ({total})"
+                ));
             }
             st.remaining = st.remaining.map(|r| r.saturating_sub(n));
             // An empty page ends paging even if it links on.

@@ -119,10 +119,10 @@ impl<T: DeserializeOwned + Send + 'static> Offsets<T> {
     /// The next finished page in the configured order, or `None` when none is left.
     async fn next_finished(&mut self) -> Option<Fetched<T>> {
         loop {
-            if self.plan.page_order == PageOrder::Query {
-                if let Some(page) = self.ready.remove(&self.next_yield) {
-                    return Some(page);
-                }
+            if self.plan.page_order == PageOrder::Query
+                && let Some(page) = self.ready.remove(&self.next_yield)
+            {
+                return Some(page);
             }
             self.fill();
             let page = self.in_flight.next().await?;
@@ -145,14 +145,14 @@ impl<T: DeserializeOwned + Send + 'static> Offsets<T> {
             let len = self.next_len()?;
             self.next_offset = self.plan.start.saturating_add(len);
             let got = self.f.range::<T>(&self.q, self.plan.start, len).await;
-            if let Ok((_, Some(total), _)) = &got {
-                if !self.plan.no_count {
-                    let avail = total.saturating_sub(self.plan.start);
-                    expected = Some(self.plan.limit.map_or(avail, |l| l.min(avail)));
-                    self.claimed_end = Some(self.plan.start.saturating_add(avail));
-                    // A first page already past the announced total is the one extra page.
-                    self.probe_sent = avail == 0;
-                }
+            if let Ok((_, Some(total), _)) = &got
+                && !self.plan.no_count
+            {
+                let avail = total.saturating_sub(self.plan.start);
+                expected = Some(self.plan.limit.map_or(avail, |l| l.min(avail)));
+                self.claimed_end = Some(self.plan.start.saturating_add(avail));
+                // A first page already past the announced total is the one extra page.
+                self.probe_sent = avail == 0;
             }
             (self.plan.start, len, got)
         } else {

@@ -215,15 +215,15 @@ impl<T> Stream for RecordStream<T> {
             if let Some(limit) = this.limit.take() {
                 this.deadline = Some(Box::pin(tokio::time::sleep(limit)));
             }
-            if let Some(deadline) = this.deadline.as_mut() {
-                if deadline.as_mut().poll(cx).is_ready() {
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(Error::Timeout(
-                        snow_transport::TransportError::Timeout {
-                            kind: snow_transport::TimeoutKind::Total,
-                        },
-                    ))));
-                }
+            if let Some(deadline) = this.deadline.as_mut()
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                this.finished = true;
+                return Poll::Ready(Some(Err(Error::Timeout(
+                    snow_transport::TransportError::Timeout {
+                        kind: snow_transport::TimeoutKind::Total,
+                    },
+                ))));
             }
         }
         loop {
@@ -279,11 +279,11 @@ impl<T> Stream for RecordStream<T> {
                     return Poll::Ready(Some(Err(e)));
                 }
                 None => {
-                    if this.current.take().is_some() {
-                        if let Err(e) = this.check.end() {
-                            this.finished = true;
-                            return Poll::Ready(Some(Err(e)));
-                        }
+                    if this.current.take().is_some()
+                        && let Err(e) = this.check.end()
+                    {
+                        this.finished = true;
+                        return Poll::Ready(Some(Err(e)));
                     }
                 }
             }

@@ -540,10 +540,11 @@ impl<'a> RawResponse<'a> {
         if self.status.is_success()
             && !(self.status == StatusCode::ACCEPTED && self.method == Method::GET)
         {
-            if !self.body.is_empty() && looks_like_json(self.body) {
-                if let Some(e) = scan(self.body).error {
-                    return Err(self.api(e));
-                }
+            if !self.body.is_empty()
+                && looks_like_json(self.body)
+                && let Some(e) = scan(self.body).error
+            {
+                return Err(self.api(e));
             }
             return Ok(());
         }

@@ -257,18 +257,18 @@ impl<F: FetchCredential> Inner<F> {
         }
         // A fetch finished while this caller waited, and failed: share its outcome rather than
         // repeat it (a thousand callers, one failed renewal, one fetch).
-        if gate.attempts != seen {
-            if let Some(e) = &gate.last_error {
-                return Err(e.clone());
-            }
+        if gate.attempts != seen
+            && let Some(e) = &gate.last_error
+        {
+            return Err(e.clone());
         }
         // A fetch begun after this caller arrived (so after the 401 it reports) has answered:
         // its credential is as new as one more fetch would get. This holds when the issuer
         // answered with the same credential (same epoch), which asking again would only repeat.
-        if self.started.load(Ordering::Acquire) != seen_started {
-            if let Some(c) = current.as_ref().filter(|c| c.is_usable()) {
-                return Ok(c.clone());
-            }
+        if self.started.load(Ordering::Acquire) != seen_started
+            && let Some(c) = current.as_ref().filter(|c| c.is_usable())
+        {
+            return Ok(c.clone());
         }
         let reason = match (want, &current) {
             (Want::Replace(_, reason), _) => reason,
@@ -289,10 +289,10 @@ impl<F: FetchCredential> Inner<F> {
     async fn load(&self, gate: &mut Gate<F::Error>) -> Result<(), F::Error> {
         let loaded = self.fetcher.load().await?;
         gate.loaded = true;
-        if let Some(credential) = loaded {
-            if self.current().is_none() {
-                self.publish_given(credential);
-            }
+        if let Some(credential) = loaded
+            && self.current().is_none()
+        {
+            self.publish_given(credential);
         }
         Ok(())
     }

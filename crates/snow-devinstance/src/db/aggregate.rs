@@ -221,10 +221,10 @@ impl Db {
             measure_paths.push((m.clone(), r));
         }
         for (k, _) in &spec.order_by {
-            if let OrderKey::Field(f) = k {
-                if !spec.group_by.contains(f) {
-                    return Err(AggError::BadOrder(f.clone()));
-                }
+            if let OrderKey::Field(f) = k
+                && !spec.group_by.contains(f)
+            {
+                return Err(AggError::BadOrder(f.clone()));
             }
         }
 

@@ -631,12 +631,12 @@ fn build() -> Schemas {
         };
         fields.extend(own);
         for (t, f, choices, default) in overrides() {
-            if t == name {
-                if let Some(fd) = fields.iter_mut().find(|fd| fd.name == f) {
-                    let mut replaced = ch(f, choices).def(FieldDefault::Lit(default));
-                    replaced.key_json = fd.key_json.clone();
-                    *fd = replaced;
-                }
+            if t == name
+                && let Some(fd) = fields.iter_mut().find(|fd| fd.name == f)
+            {
+                let mut replaced = ch(f, choices).def(FieldDefault::Lit(default));
+                replaced.key_json = fd.key_json.clone();
+                *fd = replaced;
             }
         }
         let by: HashMap<&'static str, usize> = fields

@@ -88,10 +88,10 @@ pub(super) fn add(
         }
     }
     values[SYS_ID] = sys_id;
-    if let (Some(prefix), Some(i)) = (schema.number_prefix, schema.field_index("number")) {
-        if values[i].is_empty() {
-            values[i] = db.next_number(prefix);
-        }
+    if let (Some(prefix), Some(i)) = (schema.number_prefix, schema.field_index("number"))
+        && values[i].is_empty()
+    {
+        values[i] = db.next_number(prefix);
     }
     if let Some(i) = schema.field_index("sys_class_name") {
         values[i] = table.to_owned();

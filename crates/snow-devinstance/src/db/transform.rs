@@ -185,15 +185,15 @@ impl Db {
         }
         // Reject a value that does not fit its field before anything is written.
         for (name, value) in &fields {
-            if let Some(f) = target.field(name) {
-                if let Err(e) = self.convert(f, value) {
-                    return Outcome::Error(match e {
-                        DbError::InvalidField { field, reason } => {
-                            format!("Unable to set field {field}: {reason}")
-                        }
-                        other => other.to_string(),
-                    });
-                }
+            if let Some(f) = target.field(name)
+                && let Err(e) = self.convert(f, value)
+            {
+                return Outcome::Error(match e {
+                    DbError::InvalidField { field, reason } => {
+                        format!("Unable to set field {field}: {reason}")
+                    }
+                    other => other.to_string(),
+                });
             }
         }
         let existing = fields

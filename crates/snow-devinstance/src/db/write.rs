@@ -49,10 +49,11 @@ impl Db {
                 continue;
             };
             if i == SYS_ID {
-                if let Value::String(s) = value {
-                    if is_sys_id(s) && !self.index.contains_key(s.as_str()) {
-                        sys_id = Some(s.clone());
-                    }
+                if let Value::String(s) = value
+                    && is_sys_id(s)
+                    && !self.index.contains_key(s.as_str())
+                {
+                    sys_id = Some(s.clone());
                 }
                 continue;
             }
@@ -71,10 +72,10 @@ impl Db {
             Some(id) => id,
             None => self.new_sys_id(),
         };
-        if let (Some(prefix), Some(i)) = (schema.number_prefix, schema.field_index("number")) {
-            if values[i].is_empty() {
-                values[i] = self.next_number(prefix);
-            }
+        if let (Some(prefix), Some(i)) = (schema.number_prefix, schema.field_index("number"))
+            && values[i].is_empty()
+        {
+            values[i] = self.next_number(prefix);
         }
         if let Some(i) = schema.field_index("sys_class_name") {
             values[i] = schema.name.to_owned();

@@ -42,10 +42,10 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// Read the whole body, refusing more than `max` bytes with ServiceNow's payload-limit error.
 pub(crate) async fn read(body: Incoming, headers: &HeaderMap, max: usize) -> Result<Bytes, Resp> {
-    if let Some(len) = content_length(headers) {
-        if len > max as u64 {
-            return Err(respond::too_large(len, max));
-        }
+    if let Some(len) = content_length(headers)
+        && len > max as u64
+    {
+        return Err(respond::too_large(len, max));
     }
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),

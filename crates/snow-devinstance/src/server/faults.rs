@@ -325,10 +325,10 @@ impl Faults {
             {
                 continue;
             }
-            if let Some(u) = &rule.user {
-                if user != Some(u.as_str()) {
-                    continue;
-                }
+            if let Some(u) = &rule.user
+                && user != Some(u.as_str())
+            {
+                continue;
             }
             *count += 1;
             let hit = match rule.trigger {

@@ -60,16 +60,18 @@ pub(crate) fn finish(
     }
     drop_long_headers(&mut parts.headers);
     let mut bytes = bytes;
-    if gzip && !bytes.is_empty() && parts.status != StatusCode::NO_CONTENT {
-        if let Some(compressed) = gzip::compress(&bytes) {
-            bytes = compressed;
-            parts
-                .headers
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            parts
-                .headers
-                .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        }
+    if gzip
+        && !bytes.is_empty()
+        && parts.status != StatusCode::NO_CONTENT
+        && let Some(compressed) = gzip::compress(&bytes)
+    {
+        bytes = compressed;
+        parts
+            .headers
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        parts
+            .headers
+            .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     let body = if truncate && !bytes.is_empty() {
         parts.headers.insert(

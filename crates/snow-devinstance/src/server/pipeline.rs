@@ -77,10 +77,10 @@ pub(crate) async fn run(req: &mut Req, effects: &mut Effects) -> Outcome {
     if let Some(name) = &user {
         let now_s = u64::try_from(state.now_ms() / 1000).unwrap_or(0);
         effects.rate = state.faults().rate_limit(name, now_s);
-        if let Some(d) = effects.rate.as_ref() {
-            if let Some(retry) = d.retry_after {
-                return Outcome::Respond(rate_limited(d.limit, retry, api_name(&req.path)));
-            }
+        if let Some(d) = effects.rate.as_ref()
+            && let Some(retry) = d.retry_after
+        {
+            return Outcome::Respond(rate_limited(d.limit, retry, api_name(&req.path)));
         }
     }
     Outcome::Respond(router::route(req).await)

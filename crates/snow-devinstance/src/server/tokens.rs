@@ -78,15 +78,14 @@ impl Tokens {
         ttl_ms: i64,
     ) -> (String, i64) {
         let key = (user.to_owned(), client.to_owned());
-        if let Some(tok) = self.current_access.get(&key) {
-            if let Some(t) = self.access.get_mut(tok) {
-                if t.expires_at_ms > now_ms {
-                    if refresh.is_some() {
-                        t.refresh = refresh.map(str::to_owned);
-                    }
-                    return (tok.clone(), t.expires_at_ms);
-                }
+        if let Some(tok) = self.current_access.get(&key)
+            && let Some(t) = self.access.get_mut(tok)
+            && t.expires_at_ms > now_ms
+        {
+            if refresh.is_some() {
+                t.refresh = refresh.map(str::to_owned);
             }
+            return (tok.clone(), t.expires_at_ms);
         }
         let tok = random_token();
         let expires_at_ms = now_ms.saturating_add(ttl_ms);
@@ -113,14 +112,13 @@ impl Tokens {
         ttl_ms: i64,
     ) -> String {
         let key = (user.to_owned(), client.to_owned());
-        if let Some(tok) = self.current_refresh.get(&key) {
-            if self
+        if let Some(tok) = self.current_refresh.get(&key)
+            && self
                 .refresh
                 .get(tok)
                 .is_some_and(|t| t.expires_at_ms > now_ms)
-            {
-                return tok.clone();
-            }
+        {
+            return tok.clone();
         }
         let tok = random_token();
         self.refresh.insert(

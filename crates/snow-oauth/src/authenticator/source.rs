@@ -167,10 +167,10 @@ impl FetchCredential for TokenSource {
         if let Some(updater) = &self.updater {
             updater(token);
         }
-        if let Some(store) = &self.store {
-            if let Err(e) = store.save(token).await {
-                tracing::error!(error = %e, "the token store could not save the new token");
-            }
+        if let Some(store) = &self.store
+            && let Err(e) = store.save(token).await
+        {
+            tracing::error!(error = %e, "the token store could not save the new token");
         }
     }
 

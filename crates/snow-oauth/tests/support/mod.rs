@@ -366,24 +366,23 @@ fn token_endpoint(st: &State, parts: &http::request::Parts, body: &[u8]) -> Resp
 fn issue(st: &State, user: &str, reuse_current: bool, with_refresh: bool) -> Response<Full<Bytes>> {
     let ttl = st.config.access_ttl;
     let mut t = st.tokens.lock().unwrap();
-    if reuse_current {
-        if let Some((access, refresh)) = t.current.get(user).cloned() {
-            if let Some((_, exp)) = t.access.get(&access) {
-                let left = exp.saturating_duration_since(Instant::now());
-                let (valid, left) = if st.config.reissue_current {
-                    (!left.is_zero(), expires_in(left))
-                } else {
-                    (left.as_secs() > 0, left.as_secs())
-                };
-                if valid {
-                    let mut body = serde_json::json!({"scope":"useraccount","token_type":"Bearer",
+    if reuse_current
+        && let Some((access, refresh)) = t.current.get(user).cloned()
+        && let Some((_, exp)) = t.access.get(&access)
+    {
+        let left = exp.saturating_duration_since(Instant::now());
+        let (valid, left) = if st.config.reissue_current {
+            (!left.is_zero(), expires_in(left))
+        } else {
+            (left.as_secs() > 0, left.as_secs())
+        };
+        if valid {
+            let mut body = serde_json::json!({"scope":"useraccount","token_type":"Bearer",
                         "expires_in": left, "access_token": access});
-                    if let (true, Some(r)) = (with_refresh, refresh) {
-                        body["refresh_token"] = r.into();
-                    }
-                    return json(StatusCode::OK, body);
-                }
+            if let (true, Some(r)) = (with_refresh, refresh) {
+                body["refresh_token"] = r.into();
             }
+            return json(StatusCode::OK, body);
         }
     }
     let n = st.seq.fetch_add(1, Ordering::SeqCst);
