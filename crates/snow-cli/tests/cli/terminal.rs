@@ -174,6 +174,9 @@ fn a_missing_password_is_asked_for_without_echo() {
             None => cmd.env_remove(k),
         };
     }
+    // A handle on the terminal side to see when the prompt has turned echo off: typing before
+    // that would be echoed by the terminal itself, whatever the program does.
+    let probe = slave.try_clone().unwrap();
     cmd.env_remove("SNOW_PASSWORD")
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave))
@@ -202,6 +205,18 @@ fn a_missing_password_is_asked_for_without_echo() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    while rustix::termios::tcgetattr(&probe)
+        .expect("terminal attributes")
+        .local_modes
+        .contains(rustix::termios::LocalModes::ECHO)
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "echo never turned off"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(probe);
     writer.write_all(b"admin\n").unwrap();
     let mut out = String::new();
     child
