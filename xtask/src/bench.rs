@@ -3,8 +3,10 @@
 //! Everything runs as separate release processes so that each figure belongs to one program:
 //! the `snow-devinstance` binary serves, the `load` example of snow-devinstance measures serving
 //! speed, and the `bench_stream` example of snow streams pages (snow's client, or the raw hyper +
-//! serde_json baseline) and reports its own wall time and peak RSS. Results are printed as
-//! markdown tables.
+//! serde_json baseline) and reports its own wall time and peak RSS, and the `snow` binary
+//! exports (`export.rs`). Results are printed as markdown tables.
+//!
+//! `--only serving|streaming|export` runs one section.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -13,6 +15,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::{Result, cargo, root, run};
+
+mod export;
 
 /// What one run is asked to do.
 struct Plan {
@@ -28,6 +32,7 @@ struct Plan {
 /// Entry point, with the arguments after `bench`.
 pub(crate) fn bench(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
+    let mut only: Option<String> = None;
     let mut plan = if quick {
         Plan {
             small: 20_000,
@@ -54,6 +59,14 @@ pub(crate) fn bench(args: &[String]) -> Result {
             "--quick" => {}
             "--reps" => plan.reps = usize::try_from(num("--reps")?.max(1)).unwrap_or(1),
             "--big" => plan.big = num("--big")?,
+            "--only" => {
+                only = Some(
+                    it.next()
+                        .filter(|v| matches!(v.as_str(), "serving" | "streaming" | "export"))
+                        .ok_or("--only needs serving, streaming or export")?
+                        .clone(),
+                );
+            }
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
     }
@@ -82,11 +95,23 @@ pub(crate) fn bench(args: &[String]) -> Result {
             "bench_stream",
         ]),
     )?;
+    run(
+        "build (release)",
+        cargo().args(["build", "--release", "-p", "snow-cli", "--bin", "snow"]),
+    )?;
 
     println!("# snow benchmarks{}\n", if quick { " (quick)" } else { "" });
     println!("machine: {}\n", machine());
-    serving(&plan, quick)?;
-    streaming(&plan)?;
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    if wanted("serving") {
+        serving(&plan, quick)?;
+    }
+    if wanted("streaming") {
+        streaming(&plan)?;
+    }
+    if wanted("export") {
+        export::export(&plan)?;
+    }
     eprintln!("\nbench: done in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }

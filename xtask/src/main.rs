@@ -5,8 +5,8 @@
 //!   and of every feature set a user can pick, the docs, the whole test suite (unit,
 //!   integration, end-to-end, doc tests), the peer check that runs pysnow against the dev
 //!   instance, and packaging with verification. It prints each step's time and the total.
-//! - `demo`: the main job until the `snow` command exists: start a dev instance and run the
-//!   quick-start example against it.
+//! - `demo`: the main job, `snow demo` (release build): a dev instance started in process and
+//!   the `snow` command's tour against it.
 //! - `peer`: only the pysnow peer check.
 //! - `rules`: only the dependency rules and the `rust-version` check.
 //! - `bench [--quick]`: the benchmarks of `docs/benchmarks.md` (see `bench.rs`).
@@ -39,11 +39,11 @@ fn main() -> ExitCode {
                 "  ci    formatting, dependency rules, clippy (every feature set), docs, every test,"
             );
             eprintln!("        the pysnow peer check, packaging");
-            eprintln!("  demo  start a dev instance and run the quick-start example against it");
+            eprintln!("  demo  the main job: `snow demo` against an instance started in process");
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
             eprintln!("  rules only the dependency rules and the rust-version check");
             eprintln!(
-                "  bench [--quick] [--reps N] [--big N]  serving and client-streaming benchmarks"
+                "  bench [--quick] [--reps N] [--big N] [--only serving|streaming|export]  the benchmarks"
             );
             eprintln!(
                 "  soak [--minutes N]  the fault soak (32 workers, 5 % faults, ledger check) for N minutes"
@@ -273,11 +273,12 @@ fn demo() -> Result {
         "demo",
         cargo().args([
             "run",
+            "--release",
             "--locked",
             "-p",
-            "snow-client",
-            "--example",
-            "quickstart",
+            "snow-cli",
+            "--",
+            "demo",
         ]),
     )
 }

@@ -4,11 +4,13 @@
 //! ```text
 //! snow-devinstance --records 1000000 &           # prints its base URL
 //! cargo run --release -p snow-client --example bench_stream -- \
-//!     --url http://127.0.0.1:PORT --records 200000 [--page 10000] [--typed] [--raw]
+//!     --url http://127.0.0.1:PORT --records 200000 [--page 10000] [--typed|--raw-json] [--raw] [--keyset]
 //! ```
 //!
 //! - default: snow's `table("incident").list().page_size(page).limit(records).stream()`,
-//!   decoding each record into a dynamic [`Record`] (`--typed`: into a small serde struct).
+//!   decoding each record into a dynamic [`Record`] (`--typed`: into a small serde struct;
+//!   `--raw-json`: into `Box<RawValue>`, each record's JSON as received, the cheapest stream;
+//!   `--keyset`: with keyset paging, as `snow export` pages).
 //! - `--raw`: the baseline, a minimal loop over hyper-util's client and serde_json asking for the
 //!   same pages (same `sysparm_query=ORDERBYsys_id`, limits and offsets), decoding each page into
 //!   `serde_json::Value` (`--typed`: into the same struct) and dropping it.
@@ -51,6 +53,8 @@ struct Args {
     records: u64,
     page: u64,
     typed: bool,
+    raw_json: bool,
+    keyset: bool,
     raw: bool,
 }
 
@@ -60,6 +64,8 @@ fn parse_args() -> Result<Args, String> {
         records: 200_000,
         page: 10_000,
         typed: false,
+        raw_json: false,
+        keyset: false,
         raw: false,
     };
     let mut it = std::env::args().skip(1);
@@ -78,13 +84,16 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--page: {e}"))?;
             }
             "--typed" => args.typed = true,
+            "--raw-json" => args.raw_json = true,
+            "--keyset" => args.keyset = true,
             "--raw" => args.raw = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     if args.url.is_empty() {
         return Err(
-            "usage: bench_stream --url URL [--records N] [--page N] [--typed] [--raw]".into(),
+            "usage: bench_stream --url URL [--records N] [--page N] [--typed|--raw-json] [--raw] [--keyset]"
+                .into(),
         );
     }
     if args.page == 0 {
@@ -104,13 +113,22 @@ fn peak_rss_kib() -> Option<u64> {
 
 async fn snow_stream(args: &Args) -> Result<u64, BoxError> {
     let client = Client::basic(args.url.as_str(), "admin", "admin")?;
-    let list = client
+    let mut list = client
         .table("incident")
         .list()
         .page_size(args.page)
         .limit(args.records);
+    if args.keyset {
+        list = list.paging(snow_client::list::Paging::Keyset);
+    }
     let mut n = 0u64;
-    if args.typed {
+    if args.raw_json {
+        let mut s = list.stream::<Box<serde_json::value::RawValue>>();
+        while let Some(r) = s.try_next().await? {
+            std::hint::black_box(&r);
+            n += 1;
+        }
+    } else if args.typed {
         let mut s = list.stream::<Incident>();
         while let Some(r) = s.try_next().await? {
             std::hint::black_box(&r);
@@ -194,7 +212,13 @@ async fn main() -> Result<(), BoxError> {
     println!(
         "{{\"mode\":\"{}\",\"decode\":\"{}\",\"page\":{},\"records\":{records},\"wall_ms\":{wall_ms:.1},\"peak_rss_kib\":{rss}}}",
         if args.raw { "raw" } else { "snow" },
-        if args.typed { "typed" } else { "record" },
+        if args.typed {
+            "typed"
+        } else if args.raw_json {
+            "raw_json"
+        } else {
+            "record"
+        },
         args.page,
     );
     Ok(())

@@ -10,8 +10,12 @@ use snow_core::{Authenticator, Instance};
 use snow_transport::{ResponseBody, Transport};
 
 use crate::Error;
+use crate::aggregate::Aggregate;
 use crate::attachment::Attachments;
+use crate::batch::Batch;
 use crate::builder::ClientBuilder;
+use crate::cmdb::Cmdb;
+use crate::import_set::ImportSet;
 use crate::request::{self, ApiRequest, Buffered, Defaults, Sender};
 use crate::resource::Resource;
 use crate::table::Table;
@@ -283,6 +287,67 @@ impl Client {
     /// The Attachment API (`/api/now/attachment`).
     pub fn attachments(&self) -> Attachments {
         Attachments::new(self.clone())
+    }
+
+    /// The Aggregate API for `table` (`/api/now/stats/{table}`): counts and statistics.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// use snow_client::query::field;
+    /// let open = client.aggregate("incident").count(field("active").eq(true)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn aggregate(&self, table: impl Into<String>) -> Aggregate {
+        Aggregate::new(self.clone(), table.into())
+    }
+
+    /// The Import Set API for a staging table (`/api/now/import/{staging_table}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// let loaded = client.import_set("imp_user")
+    ///     .insert(&serde_json::json!({"user_name": "j.public"}))
+    ///     .await?;
+    /// println!("{:?}", loaded.result().map(|r| &r.status));
+    /// # Ok(()) }
+    /// ```
+    pub fn import_set(&self, staging_table: impl Into<String>) -> ImportSet {
+        ImportSet::new(self.clone(), staging_table.into())
+    }
+
+    /// A new, empty batch for the Batch API (`/api/now/v1/batch`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// use snow_client::batch::BatchItem;
+    /// let answers = client.batch()
+    ///     .with(BatchItem::get("/api/now/table/incident").query("sysparm_limit", "1"))
+    ///     .with(BatchItem::get("/api/now/table/problem").query("sysparm_limit", "1"))
+    ///     .await?;
+    /// assert!(answers.all_succeeded());
+    /// # Ok(()) }
+    /// ```
+    pub fn batch(&self) -> Batch {
+        Batch::new(self.clone())
+    }
+
+    /// The CMDB Instance API for a CI class (`/api/now/cmdb/instance/{class}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client, id: &str) -> Result<(), snow_client::Error> {
+    /// let ci = client.cmdb("cmdb_ci_linux_server").get(id).await?;
+    /// for rel in &ci.outbound_relations {
+    ///     println!("{:?} {:?}", rel.kind.display_value(), rel.target.display_value());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn cmdb(&self, class: impl Into<String>) -> Cmdb {
+        Cmdb::new(self.clone(), class.into())
+    }
+
+    /// The parameters and headers this client adds to every request (batch items too).
+    pub(crate) fn defaults(&self) -> &Defaults {
+        &self.defaults
     }
 
     /// What requests are sent through: the transport and this client's defaults.

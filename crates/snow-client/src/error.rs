@@ -104,8 +104,8 @@ pub enum Error {
     /// instead of waiting past its cap for a rate-limit rule's window
     /// ([`RateLimitConfig::max_wait`](snow_transport::RateLimitConfig::max_wait)); `message`
     /// then gives the wait and the cap.
-    #[error("ServiceNow refused the request with HTTP 429 ({}){}{}; slow down and retry later",
-        if rule.is_some() || limit.is_some() { "a rate-limit rule" } else { "rate limit or full request queue" },
+    #[error("rate limited ({}){}{}; slow down and retry later",
+        if rule.is_some() || limit.is_some() { "a rate-limit rule of the instance" } else { "HTTP 429: a rate limit or a full request queue" },
         retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
         message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     RateLimited {
@@ -199,6 +199,39 @@ pub enum Error {
         expected: u64,
         /// What arrived.
         received: u64,
+    },
+    /// A request of a batch was not run: the instance listed it in `unserviced_requests` on
+    /// every submission (the batch ran out of time or room), or the batch carrying it failed as
+    /// a whole (that failure is kept by the batch's answer).
+    #[error(
+        "batch request {id} was not run after {attempts} submission(s): {reason}; send it again later or in a smaller batch"
+    )]
+    BatchUnserviced {
+        /// The request's id in the batch.
+        id: String,
+        /// How many times it was submitted.
+        attempts: u32,
+        /// Why it was not run.
+        reason: String,
+    },
+    /// Downloaded content does not match the SHA-256 `hash` the instance holds for the
+    /// attachment: it was corrupted on the way or changed meanwhile.
+    #[error(
+        "the downloaded content does not match its hash (expected SHA-256 {expected}, got {actual}); do not use it, download it again"
+    )]
+    HashMismatch {
+        /// The `hash` of the attachment's metadata.
+        expected: String,
+        /// The SHA-256 of what arrived.
+        actual: String,
+    },
+    /// Reading or writing a local file (an upload's source, a download's destination) failed.
+    #[error("could not {action}: {source}")]
+    Io {
+        /// What was being done, e.g. "write the download to report.pdf".
+        action: String,
+        /// The operating system's error.
+        source: std::io::Error,
     },
 }
 
@@ -323,7 +356,10 @@ impl Error {
             | Error::FieldValue { .. }
             | Error::BodyTooLarge { .. }
             | Error::Paging { .. }
-            | Error::CountMismatch { .. } => ErrorKind::Response,
+            | Error::CountMismatch { .. }
+            | Error::HashMismatch { .. } => ErrorKind::Response,
+            Error::BatchUnserviced { .. } => ErrorKind::Transient,
+            Error::Io { .. } => ErrorKind::Client,
         }
     }
 
@@ -368,6 +404,14 @@ impl Error {
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Error::InvalidInput {
             message: message.into(),
+        }
+    }
+
+    /// A failed local file operation.
+    pub(crate) fn io(action: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            action: action.into(),
+            source,
         }
     }
 }
@@ -686,6 +730,29 @@ mod tests {
             }
             .kind(),
             ErrorKind::Response
+        );
+        let unserviced = Error::BatchUnserviced {
+            id: "7".into(),
+            attempts: 4,
+            reason: "listed in unserviced_requests".into(),
+        };
+        assert!(unserviced.is_retryable());
+        sentence(&unserviced);
+        let mismatch = Error::HashMismatch {
+            expected: "ab".into(),
+            actual: "cd".into(),
+        };
+        assert_eq!(mismatch.kind(), ErrorKind::Response);
+        assert!(sentence(&mismatch).contains("expected SHA-256 ab"));
+        let io = Error::io(
+            "write the download to a.txt",
+            std::io::Error::other("disk full"),
+        );
+        assert_eq!(io.kind(), ErrorKind::Client);
+        assert!(io.source().is_some());
+        assert_eq!(
+            sentence(&io),
+            "could not write the download to a.txt: disk full"
         );
     }
 

@@ -94,7 +94,17 @@
 //!   paging, concurrent pages, retry of cancelled transactions) and the buffered [`Page`];
 //!   `one()`, `first()`, `one_or_none()`, `first_or_none()` and `all()` on both.
 //! - [`resource`]: any API path, any method, extra query parameters and headers.
-//! - [`attachment`]: list, upload (raw, content type guessed), streamed download, delete.
+//! - [`attachment`]: list, upload (raw or multipart; from memory, a file or an async reader,
+//!   streamed), streamed download checked against the instance's SHA-256 (or saved to a file
+//!   whole or not at all), delete.
+//! - [`aggregate`]: the Aggregate API: `count(query)`, means, minimums, maximums and totals,
+//!   grouped with `having` and an order, numbers parsed from ServiceNow's strings.
+//! - [`import_set`]: the Import Set API: load one row or many (split under the size limit)
+//!   and get each row's transform outcome.
+//! - [`batch`]: the Batch API: many requests of any kind in one round trip, unserviced ones
+//!   resubmitted, large batches split; bulk update and delete by query with a per-record
+//!   outcome.
+//! - [`cmdb`]: the CMDB Instance API: CIs with their attributes and relations.
 //! - [`query`]: the encoded-query builder. Conditions combine with `&` and `|`;
 //!   a value that could widen the query (`^`, commas in `IN` lists, line breaks, `@` in ranges,
 //!   stray `javascript:`) is escaped or refused with an error naming it, and any built query
@@ -128,13 +138,17 @@
 //! # Ok::<(), snow_client::Error>(())
 //! ```
 
+pub mod aggregate;
 pub mod attachment;
+pub mod batch;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod builder;
 mod client;
+pub mod cmdb;
 mod env;
 pub mod error;
+pub mod import_set;
 pub mod list;
 #[cfg(feature = "oauth")]
 mod oauth_client;
@@ -147,10 +161,14 @@ pub mod response;
 mod sys_id;
 pub mod table;
 
+pub use aggregate::Aggregate;
 pub use attachment::{Attachment, Attachments};
+pub use batch::{Batch, BatchItem};
 pub use builder::ClientBuilder;
 pub use client::Client;
+pub use cmdb::Cmdb;
 pub use error::{ConfigError, Error};
+pub use import_set::ImportSet;
 pub use list::{CountCheck, ListRequest, Page, PageOrder, Paging, RecordStream};
 #[cfg(feature = "oauth")]
 pub use oauth_client::{OAuthClient, OAuthClientBuilder, OAuthHandle};

@@ -92,6 +92,8 @@ pub(crate) struct ApiRequest {
     /// The first caller setting refused while the request was being described (an extra
     /// parameter or header); sending the request fails with it before anything goes out.
     refused: Option<String>,
+    /// The response-body cap of this request, in place of the transport's.
+    max_response_body: Option<usize>,
 }
 
 /// The query parameters and headers a client sends with every request (pysnow's
@@ -145,6 +147,7 @@ impl ApiRequest {
             body: None,
             retry: Retry::default(),
             refused: None,
+            max_response_body: None,
         }
     }
 
@@ -296,14 +299,37 @@ impl ApiRequest {
         self
     }
 
-    /// The `http::Request` for `instance`: the URL built and percent-encoded, the content type
-    /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
-    pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
-        if let Some(why) = self.refused {
-            return Err(Error::invalid_input(why));
+    /// The response-body cap of this request, in place of the transport's (a download written
+    /// to disk as it arrives).
+    pub(crate) fn max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = Some(limit);
+        self
+    }
+
+    /// The headers set so far (the content type of the body is added when sent).
+    pub(crate) fn header_map(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body and its content type, when it is in memory; `Err` for a streamed body.
+    pub(crate) fn body_bytes(&self) -> Result<Option<(&Bytes, &HeaderValue)>, Error> {
+        match &self.body {
+            None => Ok(None),
+            Some((Payload::Bytes(b), ct)) => Ok(Some((b, ct))),
+            Some(_) => Err(Error::invalid_input(
+                "this request has a streamed body, which cannot be sent this way",
+            )),
         }
-        let uri = match self.target {
-            Target::Uri(uri) => uri,
+    }
+
+    /// The full URL on `instance`, built and percent-encoded; the first refused caller setting,
+    /// if any.
+    pub(crate) fn uri(&self, instance: &Instance) -> Result<http::Uri, Error> {
+        if let Some(why) = &self.refused {
+            return Err(Error::invalid_input(why.clone()));
+        }
+        Ok(match &self.target {
+            Target::Uri(uri) => uri.clone(),
             Target::Api(segments) => {
                 let url = segments
                     .iter()
@@ -313,10 +339,16 @@ impl ApiRequest {
             Target::Path(path, segments) => {
                 let url = segments
                     .iter()
-                    .fold(instance.url().path(&path), |url, s| url.segment(s));
+                    .fold(instance.url().path(path), |url, s| url.segment(s));
                 with_query(url, &self.query).build().map_err(url_error)?
             }
-        };
+        })
+    }
+
+    /// The `http::Request` for `instance`: the URL built and percent-encoded, the content type
+    /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
+    pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
+        let uri = self.uri(instance)?;
         let mut req = Request::builder().method(self.method).uri(uri);
         if let Some(headers) = req.headers_mut() {
             *headers = self.headers;
@@ -346,8 +378,72 @@ impl ApiRequest {
         if self.retry == Retry::Always {
             req.extensions_mut().insert(RetryNonIdempotent);
         }
+        if let Some(limit) = self.max_response_body {
+            req.extensions_mut()
+                .insert(snow_transport::MaxResponseBody(limit));
+        }
         Ok(req)
     }
+}
+
+/// Checks an API path given by the caller (`/api/now/stats/incident`): it starts with `/api/`,
+/// names a resource, does not end with `/`, and its segments hold letters, digits, `.`, `_` and
+/// `-` only (no `.`/`..` segments).
+pub(crate) fn check_api_path(path: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Error::invalid_input(format!(
+            "the API path {:?} is not valid: {why}",
+            crate::query_quote(path)
+        ))
+    };
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return Err(bad(
+            "it must start with /api/ (for example /api/now/stats/incident)",
+        ));
+    };
+    if rest.is_empty() || rest.ends_with('/') {
+        return Err(bad("it must name a resource and must not end with '/'"));
+    }
+    for seg in rest.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(bad("empty, '.' and '..' segments are not allowed"));
+        }
+        if !seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(bad(
+                "segments may only contain letters, digits, '.', '_' and '-'",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Appends a relative path given by the caller (`"abc123/foo"`, one leading `/` allowed),
+/// segment by segment; empty segments (a trailing `/`, `a//b`), `.` and `..` are refused.
+pub(crate) fn append_path(req: ApiRequest, append: &str) -> Result<ApiRequest, Error> {
+    let rel = append.strip_prefix('/').unwrap_or(append);
+    if rel.is_empty()
+        || rel
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(Error::invalid_input(format!(
+            "the appended path {:?} is not valid: empty, '.' and '..' segments and a trailing '/' are refused",
+            crate::query_quote(append)
+        )));
+    }
+    Ok(rel.split('/').fold(req, ApiRequest::segment))
+}
+
+/// A header given by the caller, checked (and marked sensitive when it is a credential's), as
+/// a map of one to append to a request.
+pub(crate) fn header_pair(name: &str, value: &str) -> Result<HeaderMap, Error> {
+    let (name, value) = parse_header(name, value).map_err(Error::invalid_input)?;
+    let mut one = HeaderMap::new();
+    one.append(name, value);
+    Ok(one)
 }
 
 fn with_query(

@@ -3,12 +3,14 @@
 use std::future::IntoFuture;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::Client;
-use crate::request::{ApiRequest, BoxFuture, Buffered, Retry, Target};
+use crate::request::{
+    ApiRequest, BoxFuture, Buffered, Retry, Target, append_path, check_api_path, header_pair,
+};
 use crate::{Error, Record};
 
 /// Any REST path of the instance, such as `/api/now/stats/incident`, `/api/now/v1/batch` or
@@ -39,37 +41,6 @@ use crate::{Error, Record};
 pub struct Resource {
     client: Client,
     path: String,
-}
-
-fn check_api_path(path: &str) -> Result<(), Error> {
-    let bad = |why: &str| {
-        Error::invalid_input(format!(
-            "the API path {:?} is not valid: {why}",
-            crate::query_quote(path)
-        ))
-    };
-    let Some(rest) = path.strip_prefix("/api/") else {
-        return Err(bad(
-            "it must start with /api/ (for example /api/now/stats/incident)",
-        ));
-    };
-    if rest.is_empty() || rest.ends_with('/') {
-        return Err(bad("it must name a resource and must not end with '/'"));
-    }
-    for seg in rest.split('/') {
-        if seg.is_empty() || seg == "." || seg == ".." {
-            return Err(bad("empty, '.' and '..' segments are not allowed"));
-        }
-        if !seg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err(bad(
-                "segments may only contain letters, digits, '.', '_' and '-'",
-            ));
-        }
-    }
-    Ok(())
 }
 
 impl Resource {
@@ -137,20 +108,9 @@ impl ResourceRequest {
     /// percent-encoded; empty segments (a trailing `/`, `a//b`), `.` and `..` are refused.
     pub fn path(mut self, append: impl Into<String>) -> Self {
         let append = append.into();
-        let rel = append.strip_prefix('/').unwrap_or(&append);
-        if rel.is_empty()
-            || rel
-                .split('/')
-                .any(|s| s.is_empty() || s == "." || s == "..")
-        {
-            self.fail(Error::invalid_input(format!(
-                "the appended path {:?} is not valid: empty, '.' and '..' segments and a trailing '/' are refused",
-                crate::query_quote(&append)
-            )));
-        } else {
-            for segment in rel.split('/') {
-                self.request = self.request.segment(segment);
-            }
+        match append_path(self.request.clone(), &append) {
+            Ok(r) => self.request = r,
+            Err(e) => self.fail(e),
         }
         self
     }
@@ -163,19 +123,9 @@ impl ResourceRequest {
 
     /// Adds a header (for this request only).
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
-        match (
-            HeaderName::try_from(name.as_ref()),
-            HeaderValue::try_from(value.as_ref()),
-        ) {
-            (Ok(n), Ok(v)) => {
-                let mut one = HeaderMap::new();
-                one.append(n, v);
-                self.request = self.request.headers(one);
-            }
-            _ => self.fail(Error::invalid_input(format!(
-                "the header {:?} has an invalid name or value",
-                crate::query_quote(name.as_ref())
-            ))),
+        match header_pair(name.as_ref(), value.as_ref()) {
+            Ok(one) => self.request = self.request.headers(one),
+            Err(e) => self.fail(e),
         }
         self
     }
@@ -291,7 +241,7 @@ impl ResourceResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::check_api_path;
+    use crate::request::check_api_path;
 
     #[test]
     fn api_paths_are_validated_like_pysnow() {

@@ -1,8 +1,8 @@
 //! A local ServiceNow-compatible instance for developing and testing integrations offline.
 //!
-//! It serves the Table API, the Attachment API, `/oauth_token.do` and friends over plain
-//! HTTP or HTTPS on loopback, with seeded data, users, token lifetimes, injected faults and
-//! introspection for tests. The wire behaviour follows what a real ServiceNow instance sends.
+//! It serves the Table, Attachment, Aggregate, Import Set, Batch and CMDB Instance APIs,
+//! `/oauth_token.do` and friends over plain HTTP or HTTPS on loopback, with seeded data,
+//! users, token lifetimes, injected faults and introspection for tests. The wire behaviour follows what a real ServiceNow instance sends.
 //!
 //! Defaults, all overridable in [`DevConfig`]:
 //!

@@ -18,6 +18,20 @@ use crate::error::{TimeoutKind, TransportError};
 /// The default cap on response bodies: 128 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 128 * 1024 * 1024;
 
+/// A request extension that sets the response-body cap of one request, in place of the
+/// transport's `max_response_body`: for a body written out as it arrives (an attachment of
+/// hundreds of megabytes saved to a file), which the cap protecting in-memory reads would
+/// otherwise cut.
+///
+/// ```
+/// use snow_transport::{Body, MaxResponseBody};
+///
+/// let mut req = http::Request::get("/api/now/attachment/abc/file").body(Body::empty()).unwrap();
+/// req.extensions_mut().insert(MaxResponseBody(1 << 30));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxResponseBody(pub usize);
+
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
 
 /// A request body: buffered bytes (replayable, so the request can be retried or replayed after a

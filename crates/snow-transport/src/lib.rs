@@ -89,7 +89,7 @@ mod throttle;
 mod tls;
 mod transport;
 
-pub use body::{Body, DEFAULT_MAX_RESPONSE_BODY, ResponseBody};
+pub use body::{Body, DEFAULT_MAX_RESPONSE_BODY, MaxResponseBody, ResponseBody};
 pub use error::{BuildError, TimeoutKind, TlsFailure, TransportError};
 pub use proxy::Proxy;
 pub use rate_limit::{Pacing, RateLimitConfig};

@@ -159,3 +159,19 @@ async fn bodies_within_the_cap_and_head_requests_are_fine() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_request_may_carry_its_own_cap() {
+    let total = 3 * MIB;
+    let (addr, _written) = huge_body_server(total, false).await;
+    let t = Transport::builder(instance(addr))
+        .max_response_body(MIB)
+        .build()
+        .unwrap();
+    let mut req = Request::get("/x").body(Body::empty()).unwrap();
+    req.extensions_mut()
+        .insert(snow_transport::MaxResponseBody(4 * MIB));
+    let body = t.send(req).await.unwrap().into_body();
+    assert_eq!(body.limit(), 4 * MIB);
+    assert_eq!(body.collect_bytes().await.unwrap().len(), total);
+}

@@ -87,12 +87,22 @@ impl Attachments {
     /// Starts downloading an attachment's content; read it with [`Download`]'s
     /// [`Read`] implementation, [`bytes`](Download::bytes) or [`write_to`](Download::write_to).
     pub fn download(&self, sys_id: &str) -> Result<Download, Error> {
-        let inner = self.rt.block_on(self.inner.download(sys_id))?;
+        let inner = self.rt.block_on(self.inner.download(sys_id).send())?;
         Ok(Download {
             inner,
             rt: self.rt.clone(),
             chunk: Bytes::new(),
         })
+    }
+
+    /// Downloads an attachment into the file at `path`, whole or not at all; see
+    /// [`snow_client::attachment::Attachments::download_to`](crate::attachment::Attachments::download_to).
+    pub fn download_to(
+        &self,
+        sys_id: &str,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<crate::attachment::SavedFile, Error> {
+        self.rt.block_on(self.inner.download_to(sys_id, path))
     }
 
     /// Deletes an attachment.
@@ -125,6 +135,7 @@ impl UploadRequest {
         fn content_type(content_type: impl Into<String>);
         fn file_name(name: impl Into<String>);
         fn encryption_context(sys_id: impl Into<String>);
+        fn multipart();
     }
 
     /// Sends the upload: the new attachment's metadata.

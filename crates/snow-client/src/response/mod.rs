@@ -29,26 +29,22 @@
 
 mod excerpt;
 pub(crate) mod link;
+mod scan;
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use serde_json::value::RawValue;
 use snow_core::secret::SentCredentials;
 
 use crate::Error;
-
-/// Longest `message` / `detail` text kept from an error body.
-const MAX_TEXT: usize = 2000;
+use scan::{ErrorBody, scan};
 
 /// The markers of the developer-instance hibernation page.
 const HIBERNATION_MARKERS: [&str; 2] =
@@ -65,177 +61,11 @@ pub struct RawResponse<'a> {
     sent: Option<&'a SentCredentials>,
 }
 
-/// ServiceNow's `error` member.
-#[derive(Debug, Default)]
-struct ErrorBody {
-    message: String,
-    detail: Option<String>,
-}
-
-fn clip(s: String) -> String {
-    if s.chars().count() > MAX_TEXT {
-        let mut c: String = s.chars().take(MAX_TEXT).collect();
-        c.push('…');
-        c
-    } else {
-        s
-    }
-}
-
-impl<'de> Deserialize<'de> for ErrorBody {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Raw {
-            message: Option<serde_json::Value>,
-            detail: Option<serde_json::Value>,
-        }
-        let text = |v: Option<serde_json::Value>| match v {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
-            Some(serde_json::Value::String(s)) => Some(clip(s)),
-            Some(other) => Some(clip(other.to_string())),
-        };
-        // Some APIs send `"error": "text"`; accept that as the message.
-        let v = serde_json::Value::deserialize(d)?;
-        match v {
-            serde_json::Value::Object(_) => {
-                let raw = Raw::deserialize(v).map_err(de::Error::custom)?;
-                Ok(ErrorBody {
-                    message: text(raw.message).unwrap_or_default(),
-                    detail: text(raw.detail),
-                })
-            }
-            other => Ok(ErrorBody {
-                message: text(Some(other)).unwrap_or_default(),
-                detail: None,
-            }),
-        }
-    }
-}
-
 /// The success envelope, decoded in one pass.
 #[derive(Deserialize)]
 struct Envelope<T> {
     result: Option<T>,
     error: Option<ErrorBody>,
-}
-
-/// What a tolerant second pass over the body found.
-#[derive(Debug, Default)]
-struct Scan {
-    rows: usize,
-    has_result: bool,
-    error: Option<ErrorBody>,
-    /// The body ended before the JSON did.
-    eof: bool,
-    /// The JSON was malformed (other than ending early), or not an object.
-    malformed: bool,
-    /// What the parser said when it stopped, when it did.
-    problem: Option<serde_json::Error>,
-}
-
-struct ScanVisitor<'a> {
-    rows: &'a Cell<usize>,
-    has_result: &'a Cell<bool>,
-    error: &'a RefCell<Option<ErrorBody>>,
-}
-
-struct CountSeed<'a>(&'a Cell<usize>);
-
-impl<'de> DeserializeSeed<'de> for CountSeed<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CountSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a result")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            self.0.set(self.0.get() + 1);
-        }
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        self.0.set(1);
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-impl<'de> Visitor<'de> for ScanVisitor<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "result" => {
-                    self.has_result.set(true);
-                    map.next_value_seed(CountSeed(self.rows))?;
-                }
-                "error" => {
-                    let e: ErrorBody = map.next_value()?;
-                    *self.error.borrow_mut() = Some(e);
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn scan(body: &[u8]) -> Scan {
-    let rows = Cell::new(0);
-    let has_result = Cell::new(false);
-    let error = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let outcome = de::Deserializer::deserialize_map(
-        &mut de,
-        ScanVisitor {
-            rows: &rows,
-            has_result: &has_result,
-            error: &error,
-        },
-    )
-    .and_then(|()| de.end());
-    let (eof, malformed) = match &outcome {
-        Ok(()) => (false, false),
-        Err(e) => (e.is_eof(), !e.is_eof()),
-    };
-    Scan {
-        rows: rows.get(),
-        has_result: has_result.get(),
-        error: error.into_inner(),
-        eof,
-        malformed,
-        problem: outcome.err(),
-    }
 }
 
 /// What was wrong with JSON the parser refused, in words (the parser's message carries a
@@ -666,6 +496,42 @@ impl<'a> RawResponse<'a> {
                 }
             }
         }
+    }
+
+    /// Decodes the whole body as `T`, for APIs that answer without the `result` envelope (the
+    /// Batch API, Import Set's `insertMultiple`), after the same checks as every answer: an
+    /// error status or a top-level `error` member is the typed error of the answer, and a body
+    /// that is not JSON is [`Error::UnexpectedResponse`]. A failure to fit `T` is
+    /// [`Error::Decode`] naming the path.
+    ///
+    /// ```
+    /// use snow_client::response::RawResponse;
+    /// #[derive(serde::Deserialize)]
+    /// struct Loaded { import_set_id: String }
+    /// let headers = http::HeaderMap::new();
+    /// let body = br#"{"import_set_id":"abc","multi_import_set_id":"def"}"#;
+    /// let r = RawResponse::new(&http::Method::POST, http::StatusCode::OK, &headers, body);
+    /// assert_eq!(r.decode_body::<Loaded>()?.import_set_id, "abc");
+    /// # Ok::<(), snow_client::Error>(())
+    /// ```
+    pub fn decode_body<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.precheck()?;
+        if !self.status.is_success() {
+            return Err(self.explain_failure(None));
+        }
+        if let Some(e) = scan(self.body).error {
+            return Err(self.api(e));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(self.body);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let source = e.into_inner();
+            if source.is_eof() || source.is_syntax() {
+                self.explain_failure(None)
+            } else {
+                Error::Decode { path, source }
+            }
+        })
     }
 
     /// Checks an answer that needs no body (DELETE's 204, writes with `X-no-response-body`):

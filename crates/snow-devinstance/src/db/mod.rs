@@ -6,7 +6,9 @@
 //! Tables: `task` (extended by `incident`, `problem`, `change_request`), `sys_user`,
 //! `sys_user_group`, `sys_user_grmember`, `sys_user_role`, `sys_user_has_role`, `cmdb_ci`
 //! (extended by `cmdb_ci_server`, itself extended by `cmdb_ci_linux_server` and
-//! `cmdb_ci_win_server`) and `sys_attachment`. Listing or reading a parent table includes the
+//! `cmdb_ci_win_server`, and by `cmdb_ci_appl` and `cmdb_ci_database`), `cmdb_rel_type`,
+//! `cmdb_rel_ci`, `sys_attachment`, `sys_import_set` and the staging tables extending
+//! `sys_import_set_row` (`imp_user`, `imp_computer`). Listing or reading a parent table includes the
 //! records of the tables extending it. Built-in users: `admin` (role `admin`), `itil` (role
 //! `itil`) and `reader` (role `snc_read_only`).
 //!
@@ -31,6 +33,7 @@
 //! assert!(v["caller_id.name"].is_string());
 //! ```
 
+pub(crate) mod aggregate;
 mod change;
 mod eval;
 mod order_cache;
@@ -38,11 +41,14 @@ pub mod query;
 mod record;
 pub(crate) mod render;
 pub mod schema;
+mod schema_ext;
 mod seed;
+mod seed_cmdb;
 mod seed_words;
 mod snapshot;
 mod store;
 mod time_fmt;
+pub(crate) mod transform;
 mod write;
 
 #[cfg(test)]

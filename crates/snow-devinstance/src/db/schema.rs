@@ -88,7 +88,7 @@ impl FieldDef {
         }
     }
 
-    fn def(mut self, d: FieldDefault) -> Self {
+    pub(super) fn def(mut self, d: FieldDefault) -> Self {
         self.default = d;
         self
     }
@@ -108,40 +108,40 @@ impl FieldDef {
     }
 }
 
-fn s(name: &'static str) -> FieldDef {
+pub(super) fn s(name: &'static str) -> FieldDef {
     FieldDef::new(name, FieldType::String)
 }
-fn int(name: &'static str) -> FieldDef {
+pub(super) fn int(name: &'static str) -> FieldDef {
     FieldDef::new(name, FieldType::Integer).def(FieldDefault::Lit("0"))
 }
-fn b(name: &'static str, default: bool) -> FieldDef {
+pub(super) fn b(name: &'static str, default: bool) -> FieldDef {
     FieldDef::new(name, FieldType::Boolean).def(FieldDefault::Lit(if default {
         "true"
     } else {
         "false"
     }))
 }
-fn dt(name: &'static str) -> FieldDef {
+pub(super) fn dt(name: &'static str) -> FieldDef {
     FieldDef::new(name, FieldType::DateTime)
 }
-fn date(name: &'static str) -> FieldDef {
+pub(super) fn date(name: &'static str) -> FieldDef {
     FieldDef::new(name, FieldType::Date)
 }
-fn r(name: &'static str, table: &'static str) -> FieldDef {
+pub(super) fn r(name: &'static str, table: &'static str) -> FieldDef {
     let mut f = FieldDef::new(name, FieldType::Reference);
     f.reference = Some(table);
     f
 }
-fn ch(name: &'static str, choices: &'static [(&'static str, &'static str)]) -> FieldDef {
+pub(super) fn ch(name: &'static str, choices: &'static [(&'static str, &'static str)]) -> FieldDef {
     let mut f = FieldDef::new(name, FieldType::Choice);
     f.choices = choices;
     f.numeric_choice = !choices.is_empty() && choices.iter().all(|(v, _)| v.parse::<i64>().is_ok());
     f
 }
-fn j(name: &'static str) -> FieldDef {
+pub(super) fn j(name: &'static str) -> FieldDef {
     FieldDef::new(name, FieldType::Journal)
 }
-fn cur(name: &'static str) -> FieldDef {
+pub(super) fn cur(name: &'static str) -> FieldDef {
     FieldDef::new(name, FieldType::Currency).def(FieldDefault::Lit("0"))
 }
 
@@ -339,7 +339,7 @@ const GROUP_TYPE: &[(&str, &str)] = &[
 ];
 
 /// `(name, parent, own fields, display field, number prefix)`.
-type TableDef = (
+pub(super) type TableDef = (
     &'static str,
     Option<&'static str>,
     Vec<FieldDef>,
@@ -348,6 +348,12 @@ type TableDef = (
 );
 
 fn definitions() -> Vec<TableDef> {
+    let mut defs = core_definitions();
+    defs.extend(super::schema_ext::definitions());
+    defs
+}
+
+fn core_definitions() -> Vec<TableDef> {
     use FieldDefault::{CurrentUser, Lit, Now};
     vec![
         (
@@ -436,6 +442,7 @@ fn definitions() -> Vec<TableDef> {
                 s("location"),
                 cur("cost"),
                 date("install_date"),
+                s("discovery_source"),
             ],
             "name",
             None,
@@ -686,6 +693,7 @@ mod tests {
         let ci = s.table("cmdb_ci").expect("ci");
         assert!(s.is_a(linux.id, ci.id));
         assert!(!s.is_a(ci.id, linux.id));
-        assert_eq!(ci.family.len(), 4);
+        // cmdb_ci, server (linux, windows), application, database.
+        assert_eq!(ci.family.len(), 6);
     }
 }

@@ -35,32 +35,32 @@ pub(crate) fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         splitmix(&mut self.0)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
             (self.next() % n as u64) as usize
         }
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
-    fn sys_id(&mut self) -> String {
+    pub(super) fn sys_id(&mut self) -> String {
         format!("{:016x}{:016x}", self.next(), self.next())
     }
 }
 
 /// Inserts a record made of `(field, value)` pairs, filling defaults and system fields.
-fn add(
+pub(super) fn add(
     db: &mut Db,
     table: &str,
     sys_id: String,
@@ -646,5 +646,8 @@ pub(crate) fn generate(seed: u64, records: usize, anchor: OffsetDateTime) -> Db 
             &pairs,
         );
     }
+    // Applications, databases and relationships, from a generator of their own so that the
+    // records above stay what they were.
+    super::seed_cmdb::generate(&mut db, seed, records, anchor);
     db
 }

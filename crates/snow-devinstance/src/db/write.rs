@@ -168,7 +168,7 @@ impl Db {
     }
 
     /// Converts a JSON value written to a field into its stored string.
-    fn convert(&self, field: &FieldDef, value: &Value) -> Result<String, DbError> {
+    pub(super) fn convert(&self, field: &FieldDef, value: &Value) -> Result<String, DbError> {
         let invalid = |reason: &str| DbError::InvalidField {
             field: field.name.to_owned(),
             reason: reason.to_owned(),

@@ -155,7 +155,7 @@ async fn upload_multipart(req: &mut Req) -> Resp {
             Err(e) => return bad(format!("Malformed multipart body: {e}")),
         };
         let name = field.name().unwrap_or("").to_owned();
-        let file_name = field.file_name().map(str::to_owned);
+        let file_name = super::disposition::file_name(field.headers());
         let ct = field
             .content_type()
             .map(|m| m.to_string())

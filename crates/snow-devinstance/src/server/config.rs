@@ -207,6 +207,9 @@ pub struct DevConfig {
     /// Bytes the request log may hold (oldest entries dropped first; see
     /// [`crate::LoggedRequest`] for the bound on one entry).
     pub request_log_max_bytes: usize,
+    /// Batch API: the requests of one batch past this many are not run but listed in
+    /// `unserviced_requests`, as a real instance does when a batch hits its time or size quota.
+    pub batch_max_requests: usize,
 }
 
 impl Default for DevConfig {
@@ -236,6 +239,7 @@ impl Default for DevConfig {
             rate_limits: Vec::new(),
             request_log_capacity: 10_000,
             request_log_max_bytes: 16 * 1024 * 1024,
+            batch_max_requests: 100,
         }
     }
 }

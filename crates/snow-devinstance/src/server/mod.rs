@@ -1,15 +1,20 @@
 //! The HTTP side of the dev instance: listener, TLS, routing and the APIs.
 
 mod admin;
+mod aggregate;
 mod attachment;
 mod auth;
+mod batch;
 mod blobs;
 mod body;
+mod cmdb;
 pub(crate) mod config;
 mod data_dir;
+mod disposition;
 pub(crate) mod faults;
 mod finish;
 mod gzip;
+mod import_set;
 pub(crate) mod introspect;
 mod oauth;
 mod params;

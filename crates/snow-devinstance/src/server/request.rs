@@ -19,6 +19,12 @@ use super::state::State;
 use super::wal::Ticket;
 use crate::db::{DisplayValue, EvalCtx, RenderOpts};
 
+/// A request body: from the connection, or already in memory (a batch item).
+enum ReqBody {
+    Incoming(Incoming),
+    Bytes(Bytes),
+}
+
 /// A request on its way through the handlers.
 pub(crate) struct Req {
     pub(crate) state: Arc<State>,
@@ -28,7 +34,7 @@ pub(crate) struct Req {
     pub(crate) query: String,
     pub(crate) params: Params,
     pub(crate) headers: HeaderMap,
-    body: Option<Incoming>,
+    body: Option<ReqBody>,
     pub(crate) caller: Option<Caller>,
     /// `v1`, `v2`, ... when the path carried a version segment.
     pub(crate) version: Option<String>,
@@ -52,8 +58,33 @@ impl Req {
             params: Params::parse(&query),
             query,
             headers: parts.headers,
-            body: Some(body),
+            body: Some(ReqBody::Incoming(body)),
             caller: None,
+            version: None,
+            cancel_txn: false,
+        }
+    }
+
+    /// A request made inside the instance (one item of a batch) by an already authenticated
+    /// caller, with its body in memory.
+    pub(crate) fn inner(
+        state: Arc<State>,
+        caller: Option<Caller>,
+        method: Method,
+        path: String,
+        query: String,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        Self {
+            state,
+            method,
+            path,
+            params: Params::parse(&query),
+            query,
+            headers,
+            body: Some(ReqBody::Bytes(body)),
+            caller,
             version: None,
             cancel_txn: false,
         }
@@ -67,7 +98,11 @@ impl Req {
     /// The body, capped at `max` bytes; read once (later calls give an empty body).
     pub(crate) async fn read_body_max(&mut self, max: usize) -> Result<Bytes, Resp> {
         match self.body.take() {
-            Some(b) => body::read(b, &self.headers, max).await,
+            Some(ReqBody::Incoming(b)) => body::read(b, &self.headers, max).await,
+            Some(ReqBody::Bytes(b)) if b.len() > max => {
+                Err(respond::too_large(b.len() as u64, max))
+            }
+            Some(ReqBody::Bytes(b)) => Ok(b),
             None => Ok(Bytes::new()),
         }
     }

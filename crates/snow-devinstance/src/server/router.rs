@@ -4,9 +4,10 @@ use http::{Method, StatusCode};
 
 use super::request::Req;
 use super::respond::{self, Resp};
-use super::{attachment, oauth, table};
+use super::{aggregate, attachment, batch, cmdb, import_set, oauth, table};
 
-/// Route to the token endpoints, the Table API or the Attachment API.
+/// Route to the token endpoints, the Table, Attachment, Aggregate, Import Set, Batch or CMDB
+/// Instance API.
 pub(crate) async fn route(req: &mut Req) -> Resp {
     let path = req.path.clone();
     match path.as_str() {
@@ -50,6 +51,10 @@ pub(crate) async fn route(req: &mut Req) -> Resp {
     match segments.split_first() {
         Some((&"table", rest)) => table::handle(req, rest).await,
         Some((&"attachment", rest)) => attachment::handle(req, rest).await,
+        Some((&"stats", rest)) => aggregate::handle(req, rest),
+        Some((&"import", rest)) => import_set::handle(req, rest).await,
+        Some((&"batch", rest)) => batch::handle(req, rest).await,
+        Some((&"cmdb", rest)) => cmdb::handle(req, rest).await,
         _ => respond::unknown_resource(),
     }
 }

@@ -143,6 +143,72 @@ def delete():
     assert r.status_code == 404 and r.json()["error"]["message"] == "No Record found"
 
 
+@step("Aggregate API through a generic resource")
+def aggregate():
+    stats = client().resource(api_path="/stats/incident")
+    stats.parameters.add_custom({"sysparm_count": "true"})
+    one = stats.get(query="active=true").one()
+    total = int(raw_get("/api/now/table/incident", sysparm_query="active=true", sysparm_limit=1)
+                .headers["X-Total-Count"])
+    assert one == {"stats": {"count": str(total)}}, one
+    grouped = client().resource(api_path="/stats/incident")
+    grouped.parameters.add_custom({"sysparm_count": "true", "sysparm_group_by": "priority"})
+    groups = grouped.get(query="active=true").all()
+    assert sum(int(g["stats"]["count"]) for g in groups) == total, groups
+    assert all(g["groupby_fields"][0]["field"] == "priority" for g in groups)
+
+
+@step("Import Set API through a generic resource")
+def import_set():
+    staging = client().resource(api_path="/import/imp_user")
+    res = staging.create(payload={"user_name": "peer.user", "first_name": "Peer", "last_name": "Check"}).one()
+    assert res["status"] == "inserted" and res["table"] == "sys_user", res
+    user = raw_get("/api/now/table/sys_user/" + res["sys_id"]).json()["result"]
+    assert user["name"] == "Peer Check", user
+    bad = staging.create(payload={"user_name": "peer.bad", "active": "perhaps"}).one()
+    assert bad["status"] == "error" and "active" in bad["error_message"], bad
+
+
+@step("Batch API through a generic resource")
+def batch():
+    import base64
+    import json
+    body = {"batch_request_id": "peer", "rest_requests": [
+        {"id": "1", "method": "GET", "url": "/api/now/table/incident?sysparm_limit=2",
+         "headers": [{"name": "Accept", "value": "application/json"}]},
+        {"id": "2", "method": "POST", "url": "/api/now/table/incident",
+         "headers": [{"name": "Content-Type", "value": "application/json"},
+                     {"name": "Accept", "value": "application/json"}],
+         "body": base64.b64encode(b'{"short_description":"peer batch"}').decode()},
+    ]}
+    # The batch answer has no `result` member, so the raw response is read.
+    resp = client().resource(api_path="/v1/batch").request("POST", data=json.dumps(body))
+    answer = resp._response.json()
+    assert answer["batch_request_id"] == "peer" and answer["unserviced_requests"] == [], answer
+    by_id = {r["id"]: r for r in answer["serviced_requests"]}
+    listed = json.loads(base64.b64decode(by_id["1"]["body"]))["result"]
+    assert len(listed) == 2 and by_id["1"]["status_code"] == 200, by_id["1"]
+    created = json.loads(base64.b64decode(by_id["2"]["body"]))["result"]
+    assert by_id["2"]["status_code"] == 201 and created["short_description"] == "peer batch"
+
+
+@step("CMDB Instance API through a generic resource")
+def cmdb():
+    apps = client().resource(api_path="/cmdb/instance/cmdb_ci_appl")
+    listed = apps.get(query={}, limit=3).all()
+    assert len(listed) == 3 and set(listed[0]) == {"sys_id", "name"}, listed
+    ci = apps.request("GET", path_append="/" + listed[0]["sys_id"]).one()
+    assert ci["attributes"]["sys_id"] == listed[0]["sys_id"], ci
+    assert len(ci["outbound_relations"]) == 2, ci["outbound_relations"]
+    server = ci["outbound_relations"][0]["target"]["value"]
+    created = apps.create(payload={
+        "attributes": {"name": "peer-app"}, "source": "ServiceNow",
+        "outbound_relations": [{"target": server, "type": ci["outbound_relations"][0]["type"]["value"]}],
+    }).one()
+    assert created["attributes"]["name"] == "peer-app", created
+    assert created["outbound_relations"][0]["target"]["value"] == server
+
+
 @step("OAuth password grant, then automatic refresh after expiry with token_updater")
 def oauth():
     updates = []

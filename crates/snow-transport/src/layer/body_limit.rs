@@ -8,7 +8,7 @@ use http::{Method, Request, Response, StatusCode};
 use snow_core::BoxError;
 use tower::{Layer, Service};
 
-use crate::body::{Body, ResponseBody};
+use crate::body::{Body, MaxResponseBody, ResponseBody};
 use crate::error::TransportError;
 use crate::layer::BoxFuture;
 
@@ -17,7 +17,8 @@ use crate::layer::BoxFuture;
 ///
 /// A response whose `Content-Length` is above the cap is refused at once with
 /// [`TransportError::BodyTooLarge`], before any of its body is read; other bodies fail as soon
-/// as more than the cap has arrived.
+/// as more than the cap has arrived. A request carrying a
+/// [`MaxResponseBody`](crate::MaxResponseBody) extension has that cap instead.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimitLayer {
     limit: usize,
@@ -82,7 +83,11 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let head = req.method() == Method::HEAD;
-        let (limit, read_timeout) = (self.limit, self.read_timeout);
+        let limit = req
+            .extensions()
+            .get::<MaxResponseBody>()
+            .map_or(self.limit, |m| m.0);
+        let read_timeout = self.read_timeout;
         let fut = self.inner.call(req);
         Box::pin(async move {
             let resp = fut.await.map_err(Into::into)?;
