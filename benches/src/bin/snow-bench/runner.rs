@@ -108,9 +108,17 @@ impl Programs {
         Ok(cmd)
     }
 
-    /// Runs `c` once and checks what it reports.
-    pub(crate) fn run_once(&self, workload: &str, url: &str, c: &Contender) -> Result<Sample> {
+    /// Runs `c` once (in round `round`, counting the warm-up, which the worker sees as
+    /// `SNOW_BENCH_ROUND`) and checks what it reports.
+    pub(crate) fn run_once(
+        &self,
+        workload: &str,
+        url: &str,
+        c: &Contender,
+        round: usize,
+    ) -> Result<Sample> {
         let mut cmd = self.command(workload, url, c)?;
+        cmd.env("SNOW_BENCH_ROUND", round.to_string());
         let out = cmd.output().map_err(|e| format!("{}: {e}", c.key))?;
         if !out.status.success() {
             return Err(format!(
@@ -179,7 +187,7 @@ impl Programs {
                     },
                     reps
                 );
-                let sample = self.run_once(workload, url, c)?;
+                let sample = self.run_once(workload, url, c, round)?;
                 after(c, &sample)?;
                 if timed {
                     s.samples.push(sample);
