@@ -1,12 +1,16 @@
-//! `cargo xtask bench [--quick] [--reps N] [--big N]`: the benchmarks of `docs/benchmarks.md`.
+//! `cargo xtask bench [--quick] [--reps N] [--big N] [--only SECTIONS] [--no-peers]`: the
+//! benchmarks of `docs/benchmarks.md`.
 //!
 //! Everything runs as separate release processes so that each figure belongs to one program:
 //! the `snow-devinstance` binary serves, the `load` example of snow-devinstance measures serving
-//! speed, and the `bench_stream` example of snow streams pages (snow's client, or the raw hyper +
-//! serde_json baseline) and reports its own wall time and peak RSS, and the `snow` binary
-//! exports (`export.rs`). Results are printed as markdown tables.
+//! speed, the `snow-bench` program of `benches/` runs the side-by-side workloads W1–W5 (snow,
+//! the raw hyper floor and the Python peers, see `suite.rs`), the `bench_stream` example of
+//! snow streams pages for the export comparison, and the `snow` binary exports (`export.rs`).
+//! Results are printed as markdown tables.
 //!
-//! `--only serving|streaming|export` runs one section.
+//! `--only` takes a comma-separated list of sections: `serving`, `w1`…`w5` (or `suite` for all
+//! five), `export`, and `streaming` (the first client-streaming comparison, superseded by W1
+//! and run only when named). Without it: serving, W1–W5 and export.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::{Result, cargo, root, run};
 
 mod export;
+pub(crate) mod suite;
 
 /// What one run is asked to do.
 struct Plan {
@@ -27,18 +32,38 @@ struct Plan {
     /// Records of the instance for the flatness check (every record is streamed).
     big: u64,
     reps: usize,
+    /// `--reps` as given, for the suite (which has its own default).
+    reps_given: Option<usize>,
+    quick: bool,
+    peers: bool,
 }
+
+/// The sections `--only` names.
+const SECTIONS: [&str; 9] = [
+    "serving",
+    "streaming",
+    "suite",
+    "w1",
+    "w2",
+    "w3",
+    "w4",
+    "w5",
+    "export",
+];
 
 /// Entry point, with the arguments after `bench`.
 pub(crate) fn bench(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
-    let mut only: Option<String> = None;
+    let mut only: Option<Vec<String>> = None;
     let mut plan = if quick {
         Plan {
             small: 20_000,
             stream: 20_000,
             big: 50_000,
             reps: 1,
+            reps_given: None,
+            quick,
+            peers: true,
         }
     } else {
         Plan {
@@ -46,6 +71,9 @@ pub(crate) fn bench(args: &[String]) -> Result {
             stream: 200_000,
             big: 1_000_000,
             reps: 3,
+            reps_given: None,
+            quick,
+            peers: true,
         }
     };
     let mut it = args.iter();
@@ -57,57 +85,85 @@ pub(crate) fn bench(args: &[String]) -> Result {
         };
         match a.as_str() {
             "--quick" => {}
-            "--reps" => plan.reps = usize::try_from(num("--reps")?.max(1)).unwrap_or(1),
+            "--no-peers" => plan.peers = false,
+            "--reps" => {
+                plan.reps = usize::try_from(num("--reps")?.max(1)).unwrap_or(1);
+                plan.reps_given = Some(plan.reps);
+            }
             "--big" => plan.big = num("--big")?,
             "--only" => {
-                only = Some(
-                    it.next()
-                        .filter(|v| matches!(v.as_str(), "serving" | "streaming" | "export"))
-                        .ok_or("--only needs serving, streaming or export")?
-                        .clone(),
-                );
+                let list: Vec<String> = it
+                    .next()
+                    .ok_or("--only needs a list of sections")?
+                    .split(',')
+                    .map(|s| s.trim().to_lowercase())
+                    .collect();
+                if let Some(bad) = list.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+                    return Err(format!(
+                        "--only: no section {bad:?} (sections: {})",
+                        SECTIONS.join(", ")
+                    ));
+                }
+                only = Some(list);
             }
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
     }
+    let named = |section: &str| {
+        only.as_ref()
+            .is_some_and(|o| o.iter().any(|s| s == section))
+    };
+    let wanted = |section: &str| only.is_none() || named(section);
+    let workloads: Vec<&str> = ["w1", "w2", "w3", "w4", "w5"]
+        .into_iter()
+        .filter(|w| only.is_none() || named("suite") || named(w))
+        .collect();
     let started = Instant::now();
-    run(
-        "build (release)",
-        cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "snow-devinstance",
-            "--bin",
-            "snow-devinstance",
-            "--example",
-            "load",
-        ]),
-    )?;
-    run(
-        "build (release)",
-        cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "snow-client",
-            "--example",
-            "bench_stream",
-        ]),
-    )?;
-    run(
-        "build (release)",
-        cargo().args(["build", "--release", "-p", "snow-cli", "--bin", "snow"]),
-    )?;
+    if wanted("serving") || named("streaming") || wanted("export") {
+        run(
+            "build (release)",
+            cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "snow-devinstance",
+                "--bin",
+                "snow-devinstance",
+                "--example",
+                "load",
+            ]),
+        )?;
+    }
+    if named("streaming") || wanted("export") {
+        run(
+            "build (release)",
+            cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "snow-client",
+                "--example",
+                "bench_stream",
+            ]),
+        )?;
+    }
+    if wanted("export") {
+        run(
+            "build (release)",
+            cargo().args(["build", "--release", "-p", "snow-cli", "--bin", "snow"]),
+        )?;
+    }
 
     println!("# snow benchmarks{}\n", if quick { " (quick)" } else { "" });
     println!("machine: {}\n", machine());
-    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     if wanted("serving") {
         serving(&plan, quick)?;
     }
-    if wanted("streaming") {
+    if named("streaming") {
         streaming(&plan)?;
+    }
+    if !workloads.is_empty() {
+        suite::suite(&plan, &workloads)?;
     }
     if wanted("export") {
         export::export(&plan)?;

@@ -4,12 +4,12 @@
 //!   dependency rules and `rust-version` (from `cargo metadata`), lints of the whole workspace
 //!   and of every feature set a user can pick, the docs, the whole test suite (unit,
 //!   integration, end-to-end, doc tests), the peer check that runs pysnow against the dev
-//!   instance, and packaging with verification. It prints each step's time and the total.
+//!   instance, a smoke run of every benchmark workload, and packaging with verification. It prints each step's time and the total.
 //! - `demo`: the main job, `snow demo` (release build): a dev instance started in process and
 //!   the `snow` command's tour against it.
 //! - `peer`: only the pysnow peer check.
 //! - `rules`: only the dependency rules and the `rust-version` check.
-//! - `bench [--quick]`: the benchmarks of `docs/benchmarks.md` (see `bench.rs`).
+//! - `bench [--quick] [--only SECTIONS]`: the benchmarks of `docs/benchmarks.md` (see `bench.rs`).
 
 mod bench;
 mod json;
@@ -38,12 +38,12 @@ fn main() -> ExitCode {
             eprintln!(
                 "  ci    formatting, dependency rules, clippy (every feature set), docs, every test,"
             );
-            eprintln!("        the pysnow peer check, packaging");
+            eprintln!("        the pysnow peer check, the benchmark smoke run, packaging");
             eprintln!("  demo  the main job: `snow demo` against an instance started in process");
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
             eprintln!("  rules only the dependency rules and the rust-version check");
             eprintln!(
-                "  bench [--quick] [--reps N] [--big N] [--only serving|streaming|export]  the benchmarks"
+                "  bench [--quick] [--reps N] [--big N] [--no-peers] [--only serving,w1,..,w5,suite,export,streaming]"
             );
             eprintln!(
                 "  soak [--minutes N]  the fault soak (32 workers, 5 % faults, ledger check) for N minutes"
@@ -229,6 +229,8 @@ fn ci_steps() -> Result {
     )?;
     // Right after the tests, whose build of the dev instance binary it reuses.
     peer(true)?;
+    // Every benchmark workload once at a small size (it must complete; no ratio is judged).
+    bench::suite::smoke()?;
     package::package(&ws)
 }
 

@@ -1,5 +1,6 @@
 //! The hyper client at the bottom of the stack.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,7 +22,9 @@ use crate::tls::TlsConfig;
 /// The hyper-util client over rustls (and a proxy tunnel, if any). It never follows redirects.
 #[derive(Clone, Debug)]
 pub(crate) struct HyperService {
-    client: Client<HttpsConnector<Connector>, Body>,
+    // Shared: the stack above clones this service on every request, and a hyper-util client
+    // is a dozen reference counts and a connector to clone.
+    client: Arc<Client<HttpsConnector<Connector>, Body>>,
 }
 
 impl HyperService {
@@ -56,7 +59,7 @@ impl HyperService {
             .http1_max_buf_size(MAX_RESPONSE_HEAD)
             .http1_max_headers(MAX_RESPONSE_HEADERS);
         Ok(Self {
-            client: builder.build(https),
+            client: Arc::new(builder.build(https)),
         })
     }
 }

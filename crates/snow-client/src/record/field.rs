@@ -195,28 +195,46 @@ pub(crate) const PART_KEYS: [&str; 4] =
 
 pub(crate) struct FieldVisitor;
 
-fn scalar_text(v: &serde_json::Value) -> Option<Option<String>> {
-    match v {
-        serde_json::Value::String(s) => Some(Some(s.clone())),
-        serde_json::Value::Null => Some(None),
-        serde_json::Value::Bool(b) => Some(Some(b.to_string())),
-        serde_json::Value::Number(n) => Some(Some(n.to_string())),
-        _ => None,
+impl Field {
+    /// Reads a field from an object's members when they are the field shape (only part keys,
+    /// and `value`, `display_value` and `link` scalars or null); their strings are moved into
+    /// the field, not copied. Otherwise the members come back unchanged.
+    pub(crate) fn take_object(
+        mut map: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Field, serde_json::Map<String, serde_json::Value>> {
+        let shaped = !map.is_empty()
+            && map.keys().all(|k| PART_KEYS.contains(&k.as_str()))
+            && ["value", "display_value", "link"]
+                .iter()
+                .all(|k| map.get(*k).is_none_or(is_scalar));
+        if !shaped {
+            return Err(map);
+        }
+        let mut take = |k: &str| map.remove(k).and_then(|v| into_text(v).ok().flatten());
+        Ok(Field {
+            value: take("value"),
+            display_value: take("display_value"),
+            link: take("link"),
+        })
     }
 }
 
-impl Field {
-    /// Reads a field from an object's members, if they are the field shape.
-    pub(crate) fn from_object(map: &serde_json::Map<String, serde_json::Value>) -> Option<Field> {
-        if map.is_empty() || !map.keys().all(|k| PART_KEYS.contains(&k.as_str())) {
-            return None;
-        }
-        let get = |k: &str| map.get(k).map_or(Some(None), scalar_text);
-        Some(Field {
-            value: get("value")?,
-            display_value: get("display_value")?,
-            link: get("link")?,
-        })
+/// Whether `v` can be a field part: a string, a number, a boolean or null.
+fn is_scalar(v: &serde_json::Value) -> bool {
+    !matches!(
+        v,
+        serde_json::Value::Array(_) | serde_json::Value::Object(_)
+    )
+}
+
+/// A field part's text, moved out of `v` (`None` for null); `v` back when it is not a scalar.
+fn into_text(v: serde_json::Value) -> Result<Option<String>, serde_json::Value> {
+    match v {
+        serde_json::Value::String(s) => Ok(Some(s)),
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Bool(b) => Ok(Some(b.to_string())),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        other => Err(other),
     }
 }
 
@@ -265,8 +283,8 @@ impl<'de> Visitor<'de> for FieldVisitor {
                 }
             };
             let v: serde_json::Value = map.next_value()?;
-            *slot = scalar_text(&v)
-                .ok_or_else(|| de::Error::custom(format!("field part `{key}` is not a string")))?;
+            *slot = into_text(v)
+                .map_err(|_| de::Error::custom(format!("field part `{key}` is not a string")))?;
         }
         Ok(f)
     }

@@ -125,9 +125,10 @@ impl<'de> Visitor<'de> for FieldValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldValue, A::Error> {
         use serde::Deserialize as _;
         let v = serde_json::Map::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        Ok(match Field::from_object(&v) {
-            Some(f) => FieldValue::Field(f),
-            None => FieldValue::Json(serde_json::Value::Object(v)),
+        // A reference's parts are moved into the field, not copied.
+        Ok(match Field::take_object(v) {
+            Ok(f) => FieldValue::Field(f),
+            Err(v) => FieldValue::Json(serde_json::Value::Object(v)),
         })
     }
 }

@@ -158,3 +158,35 @@ fn typed_structs_can_hold_fields() {
     assert_eq!(i.number.value(), Some("INC1"));
     assert_eq!(i.caller_id.link(), Some("https://i/u"));
 }
+
+#[test]
+fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise() {
+    let json = r#"{
+        "ref": {"value": "u1", "display_value": "Fred", "link": "https://x/u1", "display_value_internal": "f"},
+        "num": {"value": 3, "display_value": true, "link": null},
+        "deep": {"value": {"a": 1}},
+        "extra": {"value": "v", "other": 1},
+        "empty": {}
+    }"#;
+    let r: Record = serde_json::from_str(json).unwrap();
+    let f = r.get("ref").and_then(FieldValue::as_field).unwrap();
+    assert_eq!(
+        (f.value(), f.display_value(), f.link()),
+        (Some("u1"), Some("Fred"), Some("https://x/u1"))
+    );
+    let f = r.get("num").and_then(FieldValue::as_field).unwrap();
+    assert_eq!(
+        (f.value(), f.display_value(), f.link()),
+        (Some("3"), Some("true"), None)
+    );
+    for (name, whole) in [
+        ("deep", serde_json::json!({"value": {"a": 1}})),
+        ("extra", serde_json::json!({"value": "v", "other": 1})),
+        ("empty", serde_json::json!({})),
+    ] {
+        match r.get(name) {
+            Some(FieldValue::Json(v)) => assert_eq!(v, &whole, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}

@@ -172,10 +172,11 @@ impl Plan {
         !self.groups.is_empty()
     }
 
-    /// Takes the `sys_id` comparisons (`>`, `>=`, `<`, `<=`) that every match must satisfy out
-    /// of the filter and returns them as a range, so a keyset page (`sys_id>X^ORDERBYsys_id`)
-    /// starts its walk at `X` instead of testing every record before it. Only terms that stand
-    /// alone in an AND of a single group are taken; anything under `^OR`/`^NQ` stays.
+    /// Takes the `sys_id` comparisons (`=`, `>`, `>=`, `<`, `<=`) that every match must satisfy
+    /// out of the filter and returns them as a range, so a keyset page (`sys_id>X^ORDERBYsys_id`)
+    /// starts its walk at `X` instead of testing every record before it, and `sys_id=X` finds
+    /// its record in the index. Only terms that stand alone in an AND of a single group are
+    /// taken; anything under `^OR`/`^NQ` stays.
     pub(crate) fn take_sys_id_range(&mut self) -> SysIdRange {
         let mut range = SysIdRange::default();
         let [clauses] = self.groups.as_mut_slice() else {
@@ -189,6 +190,10 @@ impl Plan {
             };
             let v: Box<str> = v.as_str().into();
             match t.op {
+                Operator::Eq => {
+                    range.raise(Bound::Included(v.clone()));
+                    range.lower(Bound::Included(v));
+                }
                 Operator::Gt => range.raise(Bound::Excluded(v)),
                 Operator::Ge => range.raise(Bound::Included(v)),
                 Operator::Lt => range.lower(Bound::Excluded(v)),
@@ -201,6 +206,21 @@ impl Plan {
             self.groups.clear();
         }
         range
+    }
+
+    /// Whether a lone `sys_id=X` term is ANDed with the rest of the only group: at most one
+    /// record matches, whatever the order, and the sys_id index finds it without a scan (as on
+    /// a real instance, where a query by sys_id costs the record, not the table).
+    pub(crate) fn pins_sys_id(&self) -> bool {
+        let [clauses] = self.groups.as_slice() else {
+            return false;
+        };
+        clauses.iter().any(|terms| {
+            matches!(terms.as_slice(), [t] if t.op == Operator::Eq
+                && matches!(t.rhs, Rhs::One(_))
+                && t.path.hops.is_empty()
+                && t.path.idx == SYS_ID)
+        })
     }
 
     /// `Some(descending)` when the first ORDERBY is the record's own sys_id.

@@ -328,10 +328,14 @@ impl Db {
         let mut plan = eval::Plan::compile(self, schema, query, ctx)?;
         let end = offset.saturating_add(limit);
         let stores = || schema.family.iter().map(|&t| &self.stores[usize::from(t)]);
-        if let Some(descending) = plan.sys_id_order() {
+        // A query pinning one sys_id matches at most one record: any order will do.
+        let by_sys_id = plan
+            .sys_id_order()
+            .or_else(|| plan.pins_sys_id().then_some(false));
+        if let Some(descending) = by_sys_id {
             // sys_ids are unique, so any later ORDERBY cannot change the order: walk the
             // sys_id indexes (merged across the table's family) instead of sorting, starting
-            // where the query's own sys_id bounds (keyset paging) start.
+            // where the query's own sys_id bounds (keyset paging, `sys_id=X`) start.
             let range = plan.take_sys_id_range();
             let walks = stores()
                 .filter(|s| s.live() > 0)

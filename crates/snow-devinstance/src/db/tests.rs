@@ -937,8 +937,9 @@ mod sys_id_order {
 
     use super::*;
 
-    /// What the query must return: the same query without its ORDERBY (the plain scan,
-    /// which uses neither the index nor the range), sorted by sys_id, then paged.
+    /// What the query must return: the same query without its ORDERBY, run as a plain scan
+    /// (a second `^NQ` group that matches nothing keeps it from using the index or the
+    /// range), sorted by sys_id, then paged.
     fn reference(
         db: &Db,
         table: &str,
@@ -947,8 +948,13 @@ mod sys_id_order {
         offset: usize,
         limit: usize,
     ) -> (usize, Vec<String>) {
+        let scan = if filter.is_empty() {
+            String::new()
+        } else {
+            format!("{filter}^NQsys_id=~")
+        };
         let all = db
-            .list(table, filter, &EvalCtx::system(), 0, usize::MAX)
+            .list(table, &scan, &EvalCtx::system(), 0, usize::MAX)
             .expect("list");
         let mut ids: Vec<String> = all.rows.iter().map(|r| r.sys_id().to_owned()).collect();
         ids.sort();
@@ -1033,7 +1039,53 @@ mod sys_id_order {
             let (total, want) = reference(&db, table, &filter, desc, offset, limit);
             prop_assert_eq!(got.total, total, "total for {}", query);
             prop_assert_eq!(got_ids, want, "rows for {}", query);
+            // Without an order (a lone `sys_id=X` uses the index then): the same records.
+            let unordered = db.list(table, &filter, &ctx, 0, usize::MAX).expect("list");
+            let mut got_ids: Vec<String> = unordered.rows.iter().map(|r| r.sys_id().to_owned()).collect();
+            got_ids.sort();
+            let (total, want) = reference(&db, table, &filter, false, 0, usize::MAX);
+            prop_assert_eq!(unordered.total, total, "total for {}", filter);
+            prop_assert_eq!(got_ids, want, "rows for {}", filter);
         }
+    }
+
+    #[test]
+    fn a_query_by_sys_id_finds_its_record_in_any_table_of_the_family() {
+        let db = Db::new_seeded(3, 300);
+        let ctx = EvalCtx::system();
+        let all = db.list("incident", "", &ctx, 0, usize::MAX).expect("list");
+        let id = all.rows[17].sys_id().to_owned();
+        for (table, q, want) in [
+            ("incident", format!("sys_id={id}"), 1),
+            ("task", format!("sys_id={id}"), 1),
+            ("problem", format!("sys_id={id}"), 0),
+            (
+                "incident",
+                format!("active=true^sys_id={id}^ORDERBYnumber"),
+                usize::from(all.rows[17].get("active") == Some("true")),
+            ),
+            ("incident", format!("sys_id={}", id.to_uppercase()), 0),
+            (
+                "incident",
+                "sys_id=ffffffffffffffffffffffffffffffff".to_owned(),
+                0,
+            ),
+            (
+                "incident",
+                format!(
+                    "sys_id={id}^ORnumber={}",
+                    all.rows[3].get("number").unwrap_or_default()
+                ),
+                2,
+            ),
+        ] {
+            let got = db.list(table, &q, &ctx, 0, 10).expect("list");
+            assert_eq!((got.total, got.rows.len()), (want, want), "{table}: {q}");
+        }
+        let past = db
+            .list("incident", &format!("sys_id={id}"), &ctx, 1, 10)
+            .expect("list");
+        assert_eq!((past.total, past.rows.len()), (1, 0));
     }
 
     #[test]

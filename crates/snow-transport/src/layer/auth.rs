@@ -24,13 +24,17 @@ use crate::layer::BoxFuture;
 #[derive(Clone)]
 pub struct AuthLayer {
     auth: Arc<dyn Authenticator>,
-    instance: Instance,
+    // Shared: the services clone their fields on every request.
+    instance: Arc<Instance>,
 }
 
 impl AuthLayer {
     /// Authenticate requests to `instance` with `auth`.
     pub fn new(auth: Arc<dyn Authenticator>, instance: Instance) -> Self {
-        Self { auth, instance }
+        Self {
+            auth,
+            instance: Arc::new(instance),
+        }
     }
 }
 
@@ -60,7 +64,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     auth: Arc<dyn Authenticator>,
-    instance: Instance,
+    instance: Arc<Instance>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
@@ -100,7 +104,7 @@ where
 async fn call<S>(
     mut inner: S,
     auth: Arc<dyn Authenticator>,
-    instance: Instance,
+    instance: Arc<Instance>,
     req: Request<Body>,
 ) -> Result<Response<ResponseBody>, BoxError>
 where
@@ -113,7 +117,6 @@ where
         .resolve_uri(&original.uri)
         .map_err(TransportError::refused_target)?;
     let replay_body = body.try_clone();
-    let replay = inner.clone();
 
     let mut parts = original.clone();
     auth.authenticate(&mut parts)
@@ -147,8 +150,12 @@ where
         .await
         .map_err(TransportError::Auth)?;
     let sent = sent_credentials(&parts);
-    let mut resp = replay
-        .oneshot(Request::from_parts(parts, body))
+    // The same service sends the replay once it is ready again (no clone kept for it).
+    let mut resp = inner
+        .ready()
+        .await
+        .map_err(Into::into)?
+        .call(Request::from_parts(parts, body))
         .await
         .map_err(Into::into)?;
     resp.extensions_mut().insert(sent);

@@ -1,5 +1,6 @@
 //! Keeps every request on the instance.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
@@ -20,13 +21,16 @@ use crate::layer::BoxFuture;
 /// [`TransportError::InvalidRequest`].
 #[derive(Debug, Clone)]
 pub struct BaseUriLayer {
-    instance: Instance,
+    // Shared: the services clone their fields on every request.
+    instance: Arc<Instance>,
 }
 
 impl BaseUriLayer {
     /// Keep requests on `instance`.
     pub fn new(instance: Instance) -> Self {
-        Self { instance }
+        Self {
+            instance: Arc::new(instance),
+        }
     }
 }
 
@@ -45,7 +49,7 @@ impl<S> Layer<S> for BaseUriLayer {
 #[derive(Debug, Clone)]
 pub struct BaseUri<S> {
     inner: S,
-    instance: Instance,
+    instance: Arc<Instance>,
 }
 
 impl<S> Service<Request<Body>> for BaseUri<S>
