@@ -167,11 +167,11 @@ fn run_sections(
     if let Some(path) = &opts.report {
         std::fs::write(path, &ctx.out).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    if let Some(path) = &opts.chart {
-        if !res.w1_sizes.is_empty() {
-            draw_chart(&res, path)?;
-            eprintln!("==> chart written to {}", path.display());
-        }
+    if let Some(path) = &opts.chart
+        && !res.w1_sizes.is_empty()
+    {
+        draw_chart(&res, path)?;
+        eprintln!("==> chart written to {}", path.display());
     }
     Ok(())
 }
