@@ -47,11 +47,9 @@ impl SentCredentials {
             .into_iter()
             .filter(|v| v.expose_secret().len() >= Self::MIN_LEN)
             .collect();
-        values.sort_by_key(|v| {
-            (
-                std::cmp::Reverse(v.expose_secret().len()),
-                v.expose_secret().to_owned(),
-            )
+        values.sort_by(|a, b| {
+            let (a, b) = (a.expose_secret(), b.expose_secret());
+            b.len().cmp(&a.len()).then_with(|| a.cmp(b))
         });
         values.dedup_by(|a, b| a.expose_secret() == b.expose_secret());
         Self(values.into())

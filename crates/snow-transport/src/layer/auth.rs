@@ -26,6 +26,7 @@ pub struct AuthLayer {
     auth: Arc<dyn Authenticator>,
     // Shared: the services clone their fields on every request.
     instance: Arc<Instance>,
+    sent: Arc<SentCache>,
 }
 
 impl AuthLayer {
@@ -34,6 +35,7 @@ impl AuthLayer {
         Self {
             auth,
             instance: Arc::new(instance),
+            sent: Arc::default(),
         }
     }
 }
@@ -55,6 +57,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             auth: self.auth.clone(),
             instance: self.instance.clone(),
+            sent: self.sent.clone(),
         }
     }
 }
@@ -65,6 +68,7 @@ pub struct AuthService<S> {
     inner: S,
     auth: Arc<dyn Authenticator>,
     instance: Arc<Instance>,
+    sent: Arc<SentCache>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
@@ -97,7 +101,8 @@ where
         let ready = std::mem::replace(&mut self.inner, fresh);
         let auth = self.auth.clone();
         let instance = self.instance.clone();
-        Box::pin(call(ready, auth, instance, req))
+        let sent = self.sent.clone();
+        Box::pin(call(ready, auth, instance, sent, req))
     }
 }
 
@@ -105,6 +110,7 @@ async fn call<S>(
     mut inner: S,
     auth: Arc<dyn Authenticator>,
     instance: Arc<Instance>,
+    cache: Arc<SentCache>,
     req: Request<Body>,
 ) -> Result<Response<ResponseBody>, BoxError>
 where
@@ -122,7 +128,7 @@ where
     auth.authenticate(&mut parts)
         .await
         .map_err(TransportError::Auth)?;
-    let sent = sent_credentials(&parts);
+    let sent = cache.get(&parts);
     let mut resp = inner
         .call(Request::from_parts(parts.clone(), body))
         .await
@@ -149,7 +155,7 @@ where
     auth.authenticate(&mut parts)
         .await
         .map_err(TransportError::Auth)?;
-    let sent = sent_credentials(&parts);
+    let sent = cache.get(&parts);
     // The same service sends the replay once it is ready again (no clone kept for it).
     let mut resp = inner
         .ready()
@@ -162,16 +168,80 @@ where
     Ok(resp)
 }
 
+/// The last credentials a request carried, as found on its head, and the record derived from
+/// them: nearly every request carries the same credential as the one before, so the record is
+/// derived once per credential rather than once per request. The lock is never held across an
+/// await, and only to compare or replace.
+#[derive(Default)]
+pub(crate) struct SentCache(std::sync::Mutex<Option<Sent>>);
+
+/// One entry of [`SentCache`]: the raw credential header values and key parameters, in the
+/// order they appear, and what was derived from them.
+struct Sent {
+    headers: Vec<http::HeaderValue>,
+    params: Vec<String>,
+    derived: SentCredentials,
+}
+
+impl SentCache {
+    /// The record for `parts`: the cached one when `parts` carries exactly the same credentials.
+    fn get(&self, parts: &http::request::Parts) -> SentCredentials {
+        if let Ok(guard) = self.0.lock()
+            && let Some(last) = guard.as_ref()
+            && last.matches(parts)
+        {
+            return last.derived.clone();
+        }
+        let derived = sent_credentials(parts);
+        let entry = Sent {
+            headers: credential_headers(parts).cloned().collect(),
+            params: credential_params(parts).map(str::to_owned).collect(),
+            derived: derived.clone(),
+        };
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some(entry);
+        }
+        derived
+    }
+}
+
+impl Sent {
+    /// Whether `parts` carries these credentials and no other, compared without allocating.
+    fn matches(&self, parts: &http::request::Parts) -> bool {
+        credential_headers(parts).eq(self.headers.iter())
+            && credential_params(parts).eq(self.params.iter().map(String::as_str))
+    }
+}
+
+/// The values of the headers on `parts` that carry a credential.
+fn credential_headers(parts: &http::request::Parts) -> impl Iterator<Item = &http::HeaderValue> {
+    parts
+        .headers
+        .iter()
+        .filter(|(name, value)| value.is_sensitive() || snow_core::is_credential_header(name))
+        .map(|(_, value)| value)
+}
+
+/// The raw (still encoded) values of the query parameters on `parts` that carry a credential.
+fn credential_params(parts: &http::request::Parts) -> impl Iterator<Item = &str> {
+    parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (snow_core::is_credential_query_param(name) && !value.is_empty()).then_some(value)
+        })
+}
+
 /// The credentials on an authenticated request head, and the parts of them a server could
 /// quote back (a Basic header's base64 text, its decoded `user:password` and password, a
 /// bearer token, percent-decoded key parameters), for whoever quotes the answer to scrub.
 fn sent_credentials(parts: &http::request::Parts) -> SentCredentials {
     use base64::Engine as _;
     let mut values = Vec::new();
-    for (name, value) in &parts.headers {
-        if !(value.is_sensitive() || snow_core::is_credential_header(name)) {
-            continue;
-        }
+    for value in credential_headers(parts) {
         let Ok(text) = value.to_str() else { continue };
         values.push(text.to_owned());
         let (scheme, rest) = text.split_once(' ').unwrap_or(("", text));
@@ -188,16 +258,13 @@ fn sent_credentials(parts: &http::request::Parts) -> SentCredentials {
             values.push(rest.trim().to_owned());
         }
     }
-    for pair in parts.uri.query().unwrap_or("").split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if snow_core::is_credential_query_param(name) && !value.is_empty() {
-            values.push(value.to_owned());
-            let decoded = percent_encoding::percent_decode_str(&value.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned();
-            if decoded != value {
-                values.push(decoded);
-            }
+    for value in credential_params(parts) {
+        values.push(value.to_owned());
+        let decoded = percent_encoding::percent_decode_str(&value.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded != value {
+            values.push(decoded);
         }
     }
     SentCredentials::new(values.into_iter().map(SecretString::from).collect())
@@ -221,6 +288,59 @@ mod tests {
                 .insert("authorization", http::HeaderValue::from_static("Bearer t"));
             Ok(())
         }
+    }
+
+    /// The record of sent credentials is reused only for exactly the same credentials: a new
+    /// password, key or token gets its own, and the old one is not redacted in its place.
+    #[test]
+    fn the_sent_credentials_follow_each_change_of_credential() {
+        fn head(auth: &str, query: &str) -> http::request::Parts {
+            let mut parts =
+                Request::get(format!("https://x.service-now.com/api/now/table/t{query}"))
+                    .body(())
+                    .unwrap()
+                    .into_parts()
+                    .0;
+            if !auth.is_empty() {
+                let mut value = http::HeaderValue::from_str(auth).unwrap();
+                value.set_sensitive(true);
+                parts.headers.insert(http::header::AUTHORIZATION, value);
+            }
+            parts
+        }
+        use base64::Engine as _;
+        let basic = |p: &str| {
+            let text = base64::engine::general_purpose::STANDARD.encode(format!("admin:{p}"));
+            format!("Basic {text}")
+        };
+        let cache = SentCache::default();
+        let quoted = "pw-one-1 pw-two-2 tok-three-3 key-four-4";
+        let first = cache.get(&head(&basic("pw-one-1"), ""));
+        assert_eq!(
+            first.redact(quoted),
+            "[redacted] pw-two-2 tok-three-3 key-four-4"
+        );
+        // The same credential again: the same record.
+        let again = cache.get(&head(&basic("pw-one-1"), ""));
+        assert_eq!(again.redact(quoted), first.redact(quoted));
+        let second = cache.get(&head(&basic("pw-two-2"), ""));
+        assert_eq!(
+            second.redact(quoted),
+            "pw-one-1 [redacted] tok-three-3 key-four-4"
+        );
+        let bearer = cache.get(&head("Bearer tok-three-3", ""));
+        assert_eq!(
+            bearer.redact(quoted),
+            "pw-one-1 pw-two-2 [redacted] key-four-4"
+        );
+        // A key moved into the query, with the same header: a different request, its own record.
+        let key = cache.get(&head("Bearer tok-three-3", "?x-sn-apikey=key-four-4"));
+        assert_eq!(
+            key.redact(quoted),
+            "pw-one-1 pw-two-2 [redacted] [redacted]"
+        );
+        let none = cache.get(&head("", ""));
+        assert!(none.is_empty());
     }
 
     #[tokio::test]
