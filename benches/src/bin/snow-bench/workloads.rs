@@ -57,6 +57,19 @@ impl Ctx<'_> {
         v
     }
 
+    /// The plan's warm-up and timed rounds of `contenders`, with no check between runs.
+    fn rounds(&self, workload: &str, url: &str, contenders: &[Contender]) -> Result<Vec<Series>> {
+        let plan = self.plan;
+        self.programs.rounds(
+            workload,
+            url,
+            contenders,
+            plan.warm_up,
+            plan.reps,
+            &mut |_, _| Ok(()),
+        )
+    }
+
     fn section(&mut self, title: &str, unit: &str, series: &[Series]) {
         report::workload_tables(title, unit, series, &mut self.out);
         eprintln!("{}", self.out.rsplit("### ").next().unwrap_or_default());
@@ -213,14 +226,7 @@ fn w1_contenders(ctx: &Ctx<'_>, records: u64) -> Vec<Contender> {
 fn w1(ctx: &mut Ctx<'_>, inst: &Instance, res: &mut Results) -> Result {
     let plan = ctx.plan;
     let contenders = w1_contenders(ctx, plan.w1);
-    let series = ctx.programs.rounds(
-        "w1",
-        &inst.url,
-        &contenders,
-        plan.warm_up,
-        plan.reps,
-        &mut |_, _| Ok(()),
-    )?;
+    let series = ctx.rounds("w1", &inst.url, &contenders)?;
     ctx.section(
         &format!(
             "W1: stream {} incidents in pages of {} (load {})",
@@ -299,14 +305,7 @@ fn w2(ctx: &mut Ctx<'_>, inst: &Instance, ids: &Path, res: &mut Results) -> Resu
                 .arg("--ids", &ids),
         );
     }
-    let series = ctx.programs.rounds(
-        "w2",
-        &inst.url,
-        &contenders,
-        plan.warm_up,
-        plan.reps,
-        &mut |_, _| Ok(()),
-    )?;
+    let series = ctx.rounds("w2", &inst.url, &contenders)?;
     ctx.section(
         &format!(
             "W2: {} sequential GETs by sys_id, one keep-alive connection (pysnow: {}; load {})",
@@ -342,14 +341,7 @@ fn w2_tls(ctx: &mut Ctx<'_>, devinstance: &Path, res: &mut Results) -> Result {
                 .arg("--ca", &ca)
         })
         .collect();
-    let series = ctx.programs.rounds(
-        "w2",
-        &inst.url,
-        &contenders,
-        plan.warm_up,
-        plan.reps,
-        &mut |_, _| Ok(()),
-    )?;
+    let series = ctx.rounds("w2", &inst.url, &contenders)?;
     ctx.section(
         &format!(
             "W2 over TLS: {} sequential GETs, one connection, one handshake (load {})",
@@ -382,14 +374,7 @@ fn w3(ctx: &mut Ctx<'_>, inst: &Instance, ids: &Path, res: &mut Results) -> Resu
                 .arg("--in-flight", plan.in_flight),
         );
     }
-    let series = ctx.programs.rounds(
-        "w3",
-        &inst.url,
-        &contenders,
-        plan.warm_up,
-        plan.reps,
-        &mut |_, _| Ok(()),
-    )?;
+    let series = ctx.rounds("w3", &inst.url, &contenders)?;
     ctx.section(
         &format!(
             "W3: {} GETs by sys_id, {} in flight (aiosnow: {}; load {})",
