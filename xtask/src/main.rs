@@ -9,6 +9,7 @@
 //!   the `snow` command's tour against it.
 //! - `peer`: only the pysnow peer check.
 //! - `rules`: only the dependency rules and the `rust-version` check.
+//! - `package`: only packaging with verification (see `package.rs`).
 //! - `bench [--quick] [--only SECTIONS]`: the benchmarks of `docs/benchmarks.md` (see `bench.rs`).
 
 mod bench;
@@ -31,10 +32,11 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("peer") => peer(false),
         Some("rules") => Workspace::load().and_then(|ws| dependency_rules(&ws)),
+        Some("package") => Workspace::load().and_then(|ws| package::package(&ws)),
         Some("bench") => bench::bench(&args[1..]),
         Some("soak") => soak(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|peer|rules|bench|soak>");
+            eprintln!("usage: cargo xtask <ci|demo|peer|rules|package|bench|soak>");
             eprintln!(
                 "  ci    formatting, dependency rules, clippy (every feature set), docs, every test,"
             );
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
             eprintln!("  demo  the main job: `snow demo` against an instance started in process");
             eprintln!("  peer  run pysnow 0.7.17 against a fresh dev instance");
             eprintln!("  rules only the dependency rules and the rust-version check");
+            eprintln!("  package  only packaging with verification, and the license files");
             eprintln!(
                 "  bench [--quick] [--reps N] [--big N] [--no-peers] [--only serving,w1,..,w5,suite,export,streaming]"
             );
