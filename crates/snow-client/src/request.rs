@@ -349,16 +349,11 @@ impl ApiRequest {
     /// set, and [`RetryNonIdempotent`] attached when retries are allowed for any method.
     pub(crate) fn into_http(self, instance: &Instance) -> Result<Request<Body>, Error> {
         let uri = self.uri(instance)?;
-        let mut req = Request::builder().method(self.method).uri(uri);
-        if let Some(headers) = req.headers_mut() {
-            *headers = self.headers;
-        }
+        let mut headers = self.headers;
         let body = match self.body {
             Some((payload, content_type)) => {
                 // A content type the caller set with `.header()` wins.
-                if let Some(headers) = req.headers_mut() {
-                    headers.entry(CONTENT_TYPE).or_insert(content_type);
-                }
+                headers.entry(CONTENT_TYPE).or_insert(content_type);
                 let stream = match payload {
                     Payload::Bytes(b) => Some(Body::from(b)),
                     Payload::Stream(body) => body
@@ -372,9 +367,11 @@ impl ApiRequest {
             }
             None => Body::empty(),
         };
-        let mut req = req
-            .body(body)
-            .map_err(|e| Error::invalid_input(format!("the request cannot be built: {e}")))?;
+        // Method, URI and headers are typed already: set in place, nothing left to fail.
+        let mut req = Request::new(body);
+        *req.method_mut() = self.method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
         if self.retry == Retry::Always {
             req.extensions_mut().insert(RetryNonIdempotent);
         }

@@ -391,22 +391,36 @@ impl Instance {
 
     /// The base URL without a trailing slash: `https://acme.service-now.com`.
     pub fn base_url(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.scheme.as_str(),
-            self.authority(),
-            self.prefix
-        )
+        self.base_url_then("", 0)
+    }
+
+    /// The base URL followed by `rest`, in one string with room for `spare` more bytes.
+    fn base_url_then(&self, rest: &str, spare: usize) -> String {
+        use std::fmt::Write as _;
+        let scheme = self.scheme.as_str();
+        let mut url = String::with_capacity(
+            scheme.len() + 3 + self.host.len() + 6 + self.prefix.len() + rest.len() + spare,
+        );
+        url.push_str(scheme);
+        url.push_str("://");
+        url.push_str(&self.host);
+        if let Some(p) = self.port.filter(|p| *p != self.scheme.default_port()) {
+            // Writing to a String cannot fail.
+            let _ = write!(url, ":{p}");
+        }
+        url.push_str(&self.prefix);
+        url.push_str(rest);
+        url
     }
 
     /// A URL builder starting at the base URL (for `/oauth_token.do` and other non-API paths).
     pub fn url(&self) -> UrlBuilder {
-        UrlBuilder::new(self.base_url())
+        UrlBuilder::new(self.base_url_then("", 64))
     }
 
     /// A URL builder starting at the API root: `https://acme.service-now.com/api/now`.
     pub fn api(&self) -> UrlBuilder {
-        UrlBuilder::new(format!("{}{}", self.base_url(), self.api_root))
+        UrlBuilder::new(self.base_url_then(&self.api_root, 96))
     }
 }
 

@@ -36,6 +36,17 @@ pub fn encode_component(s: &str) -> impl std::fmt::Display + '_ {
     utf8_percent_encode(s, COMPONENT)
 }
 
+/// Append `s` percent-encoded as by [`encode_component`]; a string of unreserved characters
+/// only (most table names, sys_ids and parameter names) is copied as it is.
+fn push_encoded(url: &mut String, s: &str) {
+    if s.bytes().all(is_unreserved) {
+        url.push_str(s);
+    } else {
+        // Writing to a String cannot fail.
+        let _ = write!(url, "{}", encode_component(s));
+    }
+}
+
 /// Builds a URL under an [`Instance`](crate::Instance), one path segment and query pair at a time.
 ///
 /// Each [`segment`](Self::segment) is percent-encoded, so a table name such as `incident/../sys_user`
@@ -87,8 +98,8 @@ impl UrlBuilder {
             });
             return self;
         }
-        // Writing to a String cannot fail.
-        let _ = write!(self.url, "/{}", encode_component(segment));
+        self.url.push('/');
+        push_encoded(&mut self.url, segment);
         self
     }
 
@@ -117,13 +128,10 @@ impl UrlBuilder {
     /// Append a query parameter; name and value are percent-encoded.
     pub fn query(mut self, name: &str, value: &str) -> Self {
         if self.error.is_none() {
-            let sep = if self.has_query { '&' } else { '?' };
-            let _ = write!(
-                self.url,
-                "{sep}{}={}",
-                encode_component(name),
-                encode_component(value)
-            );
+            self.url.push(if self.has_query { '&' } else { '?' });
+            push_encoded(&mut self.url, name);
+            self.url.push('=');
+            push_encoded(&mut self.url, value);
             self.has_query = true;
         }
         self

@@ -19,10 +19,11 @@
 //! 8. rate-limit pacing ([`RateLimitConfig`]): the `X-RateLimit-*` headers of every answer,
 //!    per rule, spread the rule's budget until its window resets;
 //! 9. a per-attempt timeout;
-//! 10. the base URI: paths are joined to the instance, other origins are refused;
-//! 11. authentication, with one replay after a `401` when the authenticator asks for it;
-//! 12. the response body cap and read timeout;
-//! 13. hyper-util's pooled client over rustls (HTTP/1.1 and HTTP/2 by ALPN), optionally through an
+//! 10. authentication, with one replay after a `401` when the authenticator asks for it; first
+//!     the URI is resolved against the instance: paths are joined to it, other origins are
+//!     refused before any credential is added;
+//! 11. the response body cap and read timeout;
+//! 12. hyper-util's pooled client over rustls (HTTP/1.1 and HTTP/2 by ALPN), optionally through an
 //!     HTTP CONNECT [`Proxy`] — or the caller's own inner service
 //!     ([`TransportBuilder::inner_service`]).
 //!

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -54,6 +54,9 @@ pub(crate) struct Pacer {
     /// Requests in flight on routes no rule answered for yet: they may count against the
     /// next window any rule starts.
     untracked: Arc<AtomicU64>,
+    /// Whether any answer has tied a route to a rule yet: until then no request is paced, and
+    /// requests need no route key before they are sent.
+    routes_known: AtomicBool,
 }
 
 #[derive(Default)]
@@ -156,7 +159,19 @@ impl Pacer {
             },
             maps: Mutex::new(Maps::default()),
             untracked: Arc::default(),
+            routes_known: AtomicBool::new(false),
         }
+    }
+
+    /// Whether any route is tied to a rule yet; until one is, [`untracked`](Self::untracked)
+    /// admits every request as [`admit`](Self::admit) would.
+    pub(crate) fn routes_known(&self) -> bool {
+        self.routes_known.load(Ordering::Relaxed)
+    }
+
+    /// Admit a request on a route no rule answered for: at once, counted in flight.
+    pub(crate) fn untracked(&self) -> Ticket {
+        in_flight(&self.untracked, Duration::ZERO)
     }
 
     /// Wait until a request on `route` may go, given that it already waited `already_waited`
@@ -169,7 +184,7 @@ impl Pacer {
     ) -> Result<Ticket, TransportError> {
         let rule = lock(&self.maps).routes.get(route).cloned();
         let Some(rule) = rule else {
-            return Ok(in_flight(&self.untracked, Duration::ZERO));
+            return Ok(self.untracked());
         };
         if self.config.pacing == Pacing::Off {
             return Ok(in_flight(&rule.in_flight, Duration::ZERO));
@@ -232,11 +247,10 @@ impl Pacer {
     pub(crate) fn observe(
         &self,
         route: &str,
-        info: Option<&RateLimitInfo>,
+        info: &RateLimitInfo,
         throttle: Option<&Throttle>,
         retry_after: Option<Duration>,
     ) {
-        let Some(info) = info else { return };
         let Some(rule) = self.rule(route, info) else {
             return;
         };
@@ -303,6 +317,7 @@ impl Pacer {
                 maps.routes.clear();
             }
             maps.routes.insert(route.to_owned(), rule.clone());
+            self.routes_known.store(true, Ordering::Relaxed);
         }
         Some(rule)
     }
@@ -355,7 +370,7 @@ mod tests {
     async fn half_the_budget_goes_at_once_and_the_rest_is_spread_until_the_reset() {
         let pacer = Pacer::new(RateLimitConfig::default());
         // 11 allowed per 10 s, one answer seen: 10 left, 5 at once, 5 over 10 s.
-        pacer.observe(ROUTE, Some(&info(11, 1010, 1000)), None, None);
+        pacer.observe(ROUTE, &info(11, 1010, 1000), None, None);
         let start = Instant::now();
         let mut at = Vec::new();
         for _ in 0..10 {
@@ -369,7 +384,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_spent_budget_waits_for_the_reset_or_fails_past_the_cap() {
         let pacer = Pacer::new(RateLimitConfig::default().max_wait(Duration::from_secs(5)));
-        pacer.observe(ROUTE, Some(&info(1, 1030, 1000)), None, None);
+        pacer.observe(ROUTE, &info(1, 1030, 1000), None, None);
         let err = pacer.admit(ROUTE, Duration::ZERO).await.err().unwrap();
         match err {
             TransportError::RateLimited {
@@ -392,7 +407,7 @@ mod tests {
         }
         // Within the cap, the request waits for the reset.
         let pacer = Pacer::new(RateLimitConfig::default());
-        pacer.observe(ROUTE, Some(&info(1, 1030, 1000)), None, None);
+        pacer.observe(ROUTE, &info(1, 1030, 1000), None, None);
         let t = pacer.admit(ROUTE, Duration::ZERO).await.unwrap();
         assert_eq!(t.waited, Duration::from_secs(30));
     }
@@ -401,10 +416,10 @@ mod tests {
     async fn a_rule_429_blocks_the_rule_until_its_reset() {
         let pacer = Pacer::new(RateLimitConfig::default());
         let limited = info(100, 1020, 1000);
-        pacer.observe(ROUTE, Some(&limited), None, None);
+        pacer.observe(ROUTE, &limited, None, None);
         pacer.observe(
             ROUTE,
-            Some(&limited),
+            &limited,
             Some(&Throttle::RateLimit(limited.clone())),
             Some(Duration::from_secs(3)),
         );
@@ -415,7 +430,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn off_never_waits_and_a_floor_keeps_a_minimum_rate() {
         let pacer = Pacer::new(RateLimitConfig::default().pacing(Pacing::Off));
-        pacer.observe(ROUTE, Some(&info(1, 1030, 1000)), None, None);
+        pacer.observe(ROUTE, &info(1, 1030, 1000), None, None);
         let t = pacer.admit(ROUTE, Duration::ZERO).await.unwrap();
         assert_eq!(t.waited, Duration::ZERO);
 
@@ -424,7 +439,7 @@ mod tests {
             per: Duration::from_secs(1),
         }));
         // 3 left over 100 s: 1 at once, then 1 a second instead of 1 per 50 s.
-        pacer.observe(ROUTE, Some(&info(4, 1100, 1000)), None, None);
+        pacer.observe(ROUTE, &info(4, 1100, 1000), None, None);
         let start = Instant::now();
         for _ in 0..3 {
             pacer.admit(ROUTE, Duration::ZERO).await.unwrap();
@@ -435,7 +450,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn requests_in_flight_count_against_a_new_window() {
         let pacer = Pacer::new(RateLimitConfig::default().max_wait(Duration::from_secs(1)));
-        pacer.observe(ROUTE, Some(&info(10, 1010, 1000)), None, None);
+        pacer.observe(ROUTE, &info(10, 1010, 1000), None, None);
         let tickets: Vec<Ticket> = {
             let mut v = Vec::new();
             for _ in 0..4 {
@@ -444,7 +459,7 @@ mod tests {
             v
         };
         // A new window whose limit is 5: one answer and four in flight spend it.
-        pacer.observe(ROUTE, Some(&info(5, 1020, 1010)), None, None);
+        pacer.observe(ROUTE, &info(5, 1020, 1010), None, None);
         assert!(pacer.admit(ROUTE, Duration::ZERO).await.is_err());
         drop(tickets);
     }
@@ -466,7 +481,7 @@ mod tests {
         }
         // The first answer: 6 allowed, itself and the other three in flight leave 2.
         drop(first.pop());
-        pacer.observe(ROUTE, Some(&info(6, 1100, 1000)), None, None);
+        pacer.observe(ROUTE, &info(6, 1100, 1000), None, None);
         for _ in 0..2 {
             pacer.admit(ROUTE, Duration::ZERO).await.unwrap();
         }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use http::header::HeaderName;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::stats::Throttled;
@@ -12,6 +13,13 @@ const RATE_LIMIT_MESSAGE: &[u8] = b"Rate limit exceeded";
 
 /// The longest rule id or transaction id kept (sys_ids are 32 characters).
 const MAX_ID: usize = 64;
+
+// The names looked up on every answer, parsed once rather than on each lookup.
+const RATELIMIT_RULE: HeaderName = HeaderName::from_static("x-ratelimit-rule");
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const TRANSACTION_ID: HeaderName = HeaderName::from_static("x-transaction-id");
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// What one answer's `X-RateLimit-*` headers (and `Date`) say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,25 +37,23 @@ pub(crate) struct RateLimitInfo {
 impl RateLimitInfo {
     /// The rate-limit headers of an answer; `None` when it has none of them.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let text = |name: &str| {
+        let text = |name: &HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        let number = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
+        let number = |name: &HeaderName| text(name).and_then(|v| v.parse::<u64>().ok());
         let info = RateLimitInfo {
-            rule: text("x-ratelimit-rule")
-                .and_then(safe_id)
-                .map(str::to_owned),
-            limit: number("x-ratelimit-limit"),
-            reset: number("x-ratelimit-reset"),
+            rule: text(&RATELIMIT_RULE).and_then(safe_id).map(str::to_owned),
+            limit: number(&RATELIMIT_LIMIT),
+            reset: number(&RATELIMIT_RESET),
             date: None,
         };
         if info.rule.is_none() && info.limit.is_none() && info.reset.is_none() {
             return None;
         }
-        let date = text(http::header::DATE.as_str())
+        let date = text(&http::header::DATE)
             .and_then(|d| httpdate::parse_http_date(d).ok())
             .and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| d.as_secs());
@@ -152,7 +158,7 @@ fn safe_id(v: &str) -> Option<&str> {
 /// `X-Transaction-ID`, when it is a plausible id (anything else is not logged).
 pub(crate) fn transaction_id(headers: &HeaderMap) -> Option<&str> {
     headers
-        .get("x-transaction-id")
+        .get(TRANSACTION_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .and_then(safe_id)
@@ -161,23 +167,22 @@ pub(crate) fn transaction_id(headers: &HeaderMap) -> Option<&str> {
 /// The `sem_wait` and `sesh_wait` durations of `Server-Timing`, in milliseconds: how long the
 /// request queued for a semaphore and for its session.
 pub(crate) fn server_waits(headers: &HeaderMap) -> (Option<u64>, Option<u64>) {
-    let Some(v) = headers.get("server-timing").and_then(|v| v.to_str().ok()) else {
+    let Some(v) = headers.get(SERVER_TIMING).and_then(|v| v.to_str().ok()) else {
         return (None, None);
     };
     let (mut sem, mut sesh) = (None, None);
     for metric in v.split(',') {
         let mut parts = metric.split(';').map(str::trim);
-        let name = parts.next().unwrap_or_default();
-        let dur = parts
+        let slot = match parts.next().unwrap_or_default() {
+            "sem_wait" => &mut sem,
+            "sesh_wait" => &mut sesh,
+            _ => continue,
+        };
+        *slot = parts
             .filter_map(|p| p.strip_prefix("dur="))
             .find_map(|d| d.trim().parse::<f64>().ok())
             .filter(|d| d.is_finite() && *d >= 0.0)
             .map(|d| d.min(u64::MAX as f64) as u64);
-        match name {
-            "sem_wait" => sem = dur,
-            "sesh_wait" => sesh = dur,
-            _ => {}
-        }
     }
     (sem, sesh)
 }

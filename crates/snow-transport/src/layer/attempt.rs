@@ -91,9 +91,19 @@ where
         );
         let counters = self.counters.clone();
         let inner = self.inner.clone();
+        // With no subscriber listening, the answer's ids, waits and latency are not read.
+        let observed = !span.is_disabled() || tracing::enabled!(tracing::Level::TRACE);
         let fut = async move {
-            let start = Instant::now();
+            let start = observed.then(Instant::now);
             let result = inner.oneshot(req).await.map_err(Into::into);
+            let Some(start) = start else {
+                if let Ok(resp) = &result
+                    && let Some(throttle) = resp.extensions().get::<Throttle>()
+                {
+                    counters.throttled(throttle.counted_as());
+                }
+                return result;
+            };
             let span = tracing::Span::current();
             let latency_ms = millis(start.elapsed());
             span.record("latency_ms", latency_ms);

@@ -99,6 +99,11 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> S::Future {
         let headers = req.headers_mut();
+        if headers.is_empty() {
+            // Nothing to keep: the defaults as they are, in one copy.
+            headers.clone_from(&self.headers);
+            return self.inner.call(req);
+        }
         for name in self.headers.keys() {
             if !headers.contains_key(name) {
                 for value in self.headers.get_all(name) {

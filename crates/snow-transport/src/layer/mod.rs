@@ -5,8 +5,9 @@
 //! caller's layers, [`DefaultHeadersLayer`], a concurrency limit (tower's
 //! `GlobalConcurrencyLimitLayer`), retry (tower's `RetryLayer` with [`RetryPolicy`]), its
 //! attempt layer (a span per attempt), its rate-limit layer (pacing, and telling a rule's `429`
-//! from a semaphore's), a per-attempt timeout (tower's `TimeoutLayer`), [`BaseUriLayer`],
-//! [`AuthLayer`], then [`BodyLimitLayer`] over the HTTP client. The observability, attempt and
+//! from a semaphore's), a per-attempt timeout (tower's `TimeoutLayer`), [`AuthLayer`] (which
+//! resolves URIs against the instance itself, as [`BaseUriLayer`] does for a stack without
+//! authentication), then [`BodyLimitLayer`] over the HTTP client. The observability, attempt and
 //! rate-limit layers share per-request state with the retry policy and stay inside the crate.
 
 mod attempt;

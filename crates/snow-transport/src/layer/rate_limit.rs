@@ -67,14 +67,23 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let route = route_key(req.method(), req.uri().path());
+        // The route key is worked out before sending only once some route has a rule, and
+        // otherwise only if the answer names one.
+        let route = self
+            .pacer
+            .routes_known()
+            .then(|| route_key(req.method(), req.uri().path()));
+        let uri = route.is_none().then(|| req.uri().clone());
         let method = req.method().clone();
         let ctx = req.extensions().get::<Arc<RequestCtx>>().cloned();
         let pacer = self.pacer.clone();
         let inner = self.inner.clone();
         Box::pin(async move {
             let waited = ctx.as_ref().map_or(Duration::ZERO, |c| c.rate_waited());
-            let ticket = pacer.admit(&route, waited).await.map_err(|e| e.boxed())?;
+            let ticket = match &route {
+                Some(route) => pacer.admit(route, waited).await.map_err(|e| e.boxed())?,
+                None => pacer.untracked(),
+            };
             if !ticket.waited.is_zero() {
                 tracing::Span::current().record("waited_ms", millis(ticket.waited));
                 tracing::debug!(
@@ -104,7 +113,12 @@ where
                 StatusCode::TOO_MANY_REQUESTS => retry_after(resp.headers(), SystemTime::now()),
                 _ => None,
             };
-            pacer.observe(&route, info.as_ref(), throttle.as_ref(), wait);
+            if let Some(info) = &info {
+                let route = route.unwrap_or_else(|| {
+                    route_key(&method, uri.as_ref().map_or("/", http::Uri::path))
+                });
+                pacer.observe(&route, info, throttle.as_ref(), wait);
+            }
             drop(ticket);
             if let Some(t) = throttle {
                 resp.extensions_mut().insert(t);

@@ -305,7 +305,7 @@ impl TransportBuilder {
 
     /// Replace the hyper client at the bottom of the stack with your own service (a session with
     /// its own connector, a recorder, a test double). Everything above it (limits, retry,
-    /// timeouts, base URI, auth, the body cap) still applies; the TLS, proxy, connect-timeout and
+    /// timeouts, the origin check, auth, the body cap) still applies; the TLS, proxy, connect-timeout and
     /// pool settings do not, since they configure the replaced client. Token calls go through it
     /// too.
     #[must_use]

@@ -119,7 +119,8 @@ impl Transport {
     }
 
     /// Send a request through the whole stack: total timeout, the caller's layers, default
-    /// headers, concurrency limit, retry, per-attempt timeout, base URI, authentication, HTTP.
+    /// headers, concurrency limit, retry, per-attempt timeout, authentication (after the origin
+    /// check), HTTP.
     ///
     /// The URI may be a path (`/api/now/table/incident`, joined to the instance's base URL) or an
     /// absolute URL of the instance's origin; any other origin fails with

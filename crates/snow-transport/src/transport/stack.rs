@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -16,9 +17,10 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::body::{Body, ResponseBody};
 use crate::error::TransportError;
+use crate::layer::BoxFuture;
 use crate::layer::{
-    AttemptLayer, AuthLayer, BaseUriLayer, BodyLimitLayer, DefaultHeadersLayer, ObserveLayer,
-    RateLimitLayer, RetryPolicy, TotalTimeoutLayer,
+    AttemptLayer, AuthLayer, BodyLimitLayer, DefaultHeadersLayer, ObserveLayer, RateLimitLayer,
+    RetryPolicy, TotalTimeoutLayer,
 };
 use crate::pacer::Pacer;
 use crate::rate_limit::RateLimitConfig;
@@ -32,8 +34,56 @@ pub type SnowService = BoxCloneSyncService<Request<Body>, Response<ResponseBody>
 pub(crate) type ClientBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The HTTP client at the bottom of the stack (hyper-util's, or the caller's inner service),
-/// erased. Every stack built from one builder shares it, and so shares its connection pool.
-pub(crate) type ClientService = BoxCloneSyncService<Request<Body>, Response<ClientBody>, BoxError>;
+/// erased and shared: every stack built from one builder holds the same one, and so shares its
+/// connection pool. The layers above clone it for every request, which costs one reference
+/// count (a boxed clonable service would allocate a copy each time).
+#[derive(Clone)]
+pub(crate) struct ClientService(Arc<dyn SendRequest>);
+
+impl fmt::Debug for ClientService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientService")
+    }
+}
+
+/// Sending one request through a shared service.
+trait SendRequest: Send + Sync {
+    fn send(&self, req: Request<Body>) -> BoxFuture<Result<Response<ClientBody>, BoxError>>;
+}
+
+/// A tower service, cloned for each request it sends (calling one takes `&mut self`).
+struct Shared<S>(S);
+
+impl<S, B> SendRequest for Shared<S>
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn send(&self, req: Request<Body>) -> BoxFuture<Result<Response<ClientBody>, BoxError>> {
+        let fut = self.0.clone().oneshot(req);
+        Box::pin(async move {
+            let resp = fut.await.map_err(Into::into)?;
+            Ok(resp.map(|b| b.map_err(Into::into).boxed_unsync()))
+        })
+    }
+}
+
+impl Service<Request<Body>> for ClientService {
+    type Response = Response<ClientBody>;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<Response<ClientBody>, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        self.0.send(req)
+    }
+}
 
 /// Erase an HTTP client service into a [`ClientService`].
 pub(crate) fn client_service<S, B>(service: S) -> ClientService
@@ -44,11 +94,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    BoxCloneSyncService::new(
-        service
-            .map_response(|resp: Response<B>| resp.map(|b| b.map_err(Into::into).boxed_unsync()))
-            .map_err(Into::into),
-    )
+    ClientService(Arc::new(Shared(service)))
 }
 
 /// One of the caller's layers, kept as a function so that every stack built from one builder
@@ -62,6 +108,11 @@ pub(crate) struct CallerLayers(Arc<[CallerLayer]>);
 impl CallerLayers {
     pub(crate) fn new(layers: Vec<CallerLayer>) -> Self {
         Self(layers.into())
+    }
+
+    /// These layers, or `None` when there are none (the stack then needs no erasure for them).
+    pub(crate) fn non_empty(&self) -> Option<Self> {
+        (!self.0.is_empty()).then(|| self.clone())
     }
 }
 
@@ -125,8 +176,11 @@ pub(crate) struct Stack {
 impl Stack {
     /// The main stack, authenticating with `auth`, outer to inner: observability (the
     /// request's span), total timeout, the caller's layers, default headers, concurrency limit,
-    /// retry, the attempt's span, rate-limit pacing, per-attempt timeout, base URI, auth, body
+    /// retry, the attempt's span, rate-limit pacing, per-attempt timeout, auth (which resolves
+    /// the URI against the instance and refuses other origins, as [`BaseUriLayer`] would), body
     /// cap, HTTP client. Every error leaves it as a boxed [`TransportError`].
+    ///
+    /// [`BaseUriLayer`]: crate::layer::BaseUriLayer
     pub(crate) fn service(&self, auth: Arc<dyn Authenticator>) -> SnowService {
         let pacer = Arc::new(Pacer::new(self.rate_limits.clone()));
         BoxCloneSyncService::new(
@@ -134,14 +188,13 @@ impl Stack {
                 .map_err(typed as fn(BoxError) -> BoxError)
                 .layer(self.observe.clone())
                 .option_layer(self.total_timeout)
-                .layer(self.caller_layers.clone())
+                .option_layer(self.caller_layers.non_empty())
                 .layer(self.default_headers.clone())
                 .option_layer(self.concurrency_limit.clone())
                 .layer(self.retry.clone())
                 .layer(self.attempt.clone())
                 .layer(RateLimitLayer::new(pacer))
                 .option_layer(self.attempt_timeout.clone())
-                .layer(BaseUriLayer::new(self.instance.clone()))
                 .layer(AuthLayer::new(auth, self.instance.clone()))
                 .layer(self.body_limit)
                 .service(self.client.clone()),
