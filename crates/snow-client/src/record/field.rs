@@ -189,34 +189,133 @@ impl Serialize for Field {
     }
 }
 
-/// Which parts an object form of a field may carry.
-pub(crate) const PART_KEYS: [&str; 4] =
-    ["value", "display_value", "link", "display_value_internal"];
+/// A member name of an object that may be a field, read without allocating when it is one of
+/// the part keys.
+pub(crate) enum PartKey {
+    Value,
+    DisplayValue,
+    Link,
+    /// `display_value_internal`: allowed in the field shape, not kept.
+    Internal,
+    /// Any other name: the object is not a field.
+    Other(String),
+}
+
+impl PartKey {
+    fn from_str(v: &str) -> Self {
+        match v {
+            "value" => PartKey::Value,
+            "display_value" => PartKey::DisplayValue,
+            "link" => PartKey::Link,
+            "display_value_internal" => PartKey::Internal,
+            other => PartKey::Other(other.to_owned()),
+        }
+    }
+
+    /// The name as it was sent.
+    pub(crate) fn into_name(self) -> String {
+        match self {
+            PartKey::Value => "value".into(),
+            PartKey::DisplayValue => "display_value".into(),
+            PartKey::Link => "link".into(),
+            PartKey::Internal => "display_value_internal".into(),
+            PartKey::Other(name) => name,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PartKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = PartKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PartKey, E> {
+                Ok(PartKey::from_str(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<PartKey, E> {
+                Ok(match PartKey::from_str(&v) {
+                    PartKey::Other(_) => PartKey::Other(v),
+                    known => known,
+                })
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
 
 pub(crate) struct FieldVisitor;
 
 impl Field {
-    /// Reads a field from an object's members when they are the field shape (only part keys,
-    /// and `value`, `display_value` and `link` scalars or null); their strings are moved into
-    /// the field, not copied. Otherwise the members come back unchanged.
-    pub(crate) fn take_object(
-        mut map: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Field, serde_json::Map<String, serde_json::Value>> {
-        let shaped = !map.is_empty()
-            && map.keys().all(|k| PART_KEYS.contains(&k.as_str()))
-            && ["value", "display_value", "link"]
-                .iter()
-                .all(|k| map.get(*k).is_none_or(is_scalar));
-        if !shaped {
-            return Err(map);
+    /// Reads an object's members as a field when they have the field shape (only part keys,
+    /// and `value`, `display_value` and `link` scalars or null): the member names are matched
+    /// without allocating and the strings are moved into the field. Anything else comes back
+    /// as the JSON object, with the members read before the shape broke.
+    pub(crate) fn visit_object<'de, A: MapAccess<'de>>(
+        mut map: A,
+    ) -> Result<Result<Field, serde_json::Value>, A::Error> {
+        // value, display_value, link, display_value_internal
+        let mut parts: [Option<serde_json::Value>; 4] = Default::default();
+        let mut members = 0;
+        while let Some(key) = map.next_key::<PartKey>()? {
+            let i = match key {
+                PartKey::Value => 0,
+                PartKey::DisplayValue => 1,
+                PartKey::Link => 2,
+                PartKey::Internal => 3,
+                PartKey::Other(_) => return rest_as_json(parts, key, None, map).map(Err),
+            };
+            let v: serde_json::Value = map.next_value()?;
+            if i < 3 && !is_scalar(&v) {
+                return rest_as_json(parts, key, Some(v), map).map(Err);
+            }
+            parts[i] = Some(v);
+            members += 1;
         }
-        let mut take = |k: &str| map.remove(k).and_then(|v| into_text(v).ok().flatten());
-        Ok(Field {
-            value: take("value"),
-            display_value: take("display_value"),
-            link: take("link"),
-        })
+        if members == 0 {
+            return Ok(Err(serde_json::Value::Object(serde_json::Map::new())));
+        }
+        let [value, display_value, link, _] = parts;
+        let text = |v: Option<serde_json::Value>| v.and_then(|v| into_text(v).ok().flatten());
+        Ok(Ok(Field {
+            value: text(value),
+            display_value: text(display_value),
+            link: text(link),
+        }))
     }
+}
+
+/// The object whose members broke the field shape at `key`: the parts read before it, `key`
+/// with its value (`value`, or read now), and every member after it.
+fn rest_as_json<'de, A: MapAccess<'de>>(
+    parts: [Option<serde_json::Value>; 4],
+    key: PartKey,
+    value: Option<serde_json::Value>,
+    mut map: A,
+) -> Result<serde_json::Value, A::Error> {
+    let mut object = serde_json::Map::new();
+    let names = [
+        PartKey::Value,
+        PartKey::DisplayValue,
+        PartKey::Link,
+        PartKey::Internal,
+    ];
+    for (name, part) in names.into_iter().zip(parts) {
+        if let Some(part) = part {
+            object.insert(name.into_name(), part);
+        }
+    }
+    let value = match value {
+        Some(v) => v,
+        None => map.next_value()?,
+    };
+    object.insert(key.into_name(), value);
+    while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+        object.insert(k, v);
+    }
+    Ok(serde_json::Value::Object(object))
 }
 
 /// Whether `v` can be a field part: a string, a number, a boolean or null.
@@ -272,19 +371,19 @@ impl<'de> Visitor<'de> for FieldVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
         let mut f = Field::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let slot = match key.as_ref() {
-                "value" => &mut f.value,
-                "display_value" => &mut f.display_value,
-                "link" => &mut f.link,
-                _ => {
+        while let Some(key) = map.next_key::<PartKey>()? {
+            let (slot, name) = match key {
+                PartKey::Value => (&mut f.value, "value"),
+                PartKey::DisplayValue => (&mut f.display_value, "display_value"),
+                PartKey::Link => (&mut f.link, "link"),
+                PartKey::Internal | PartKey::Other(_) => {
                     map.next_value::<de::IgnoredAny>()?;
                     continue;
                 }
             };
             let v: serde_json::Value = map.next_value()?;
             *slot = into_text(v)
-                .map_err(|_| de::Error::custom(format!("field part `{key}` is not a string")))?;
+                .map_err(|_| de::Error::custom(format!("field part `{name}` is not a string")))?;
         }
         Ok(f)
     }

@@ -123,12 +123,10 @@ impl<'de> Visitor<'de> for FieldValueVisitor {
         Ok(FieldValue::Json(v))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldValue, A::Error> {
-        use serde::Deserialize as _;
-        let v = serde_json::Map::deserialize(de::value::MapAccessDeserializer::new(map))?;
         // A reference's parts are moved into the field, not copied.
-        Ok(match Field::take_object(v) {
+        Ok(match Field::visit_object(map)? {
             Ok(f) => FieldValue::Field(f),
-            Err(v) => FieldValue::Json(serde_json::Value::Object(v)),
+            Err(v) => FieldValue::Json(v),
         })
     }
 }

@@ -166,6 +166,9 @@ fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise
         "num": {"value": 3, "display_value": true, "link": null},
         "deep": {"value": {"a": 1}},
         "extra": {"value": "v", "other": 1},
+        "first": {"other": [1], "link": "l", "value": "v"},
+        "late": {"link": "l", "display_value_internal": "i", "value": [1, {"x": null}], "z": 2},
+        "escaped": {"val\u0075e": "v", "\u006cink": "l"},
         "empty": {}
     }"#;
     let r: Record = serde_json::from_str(json).unwrap();
@@ -179,9 +182,20 @@ fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise
         (f.value(), f.display_value(), f.link()),
         (Some("3"), Some("true"), None)
     );
+    // Escaped member names are the same names.
+    let f = r.get("escaped").and_then(FieldValue::as_field).unwrap();
+    assert_eq!((f.value(), f.link()), (Some("v"), Some("l")));
     for (name, whole) in [
         ("deep", serde_json::json!({"value": {"a": 1}})),
         ("extra", serde_json::json!({"value": "v", "other": 1})),
+        (
+            "first",
+            serde_json::json!({"other": [1], "link": "l", "value": "v"}),
+        ),
+        (
+            "late",
+            serde_json::json!({"link": "l", "display_value_internal": "i", "value": [1, {"x": null}], "z": 2}),
+        ),
         ("empty", serde_json::json!({})),
     ] {
         match r.get(name) {
