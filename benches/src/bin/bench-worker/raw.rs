@@ -256,7 +256,10 @@ fn https_connector(ca: &str) -> Result<hyper_rustls::HttpsConnector<HttpConnecto
     Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_only()
+        // What snow's transport offers, so both sides negotiate the same protocol (the dev
+        // instance prefers HTTP/2).
         .enable_http1()
+        .enable_http2()
         .build())
 }
 
