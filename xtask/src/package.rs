@@ -35,7 +35,11 @@ pub(crate) fn package(ws: &Workspace) -> Result {
 fn cargo_home() -> Option<PathBuf> {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .or_else(|| std::env::var_os("USERPROFILE"))
+                .map(|h| Path::new(&h).join(".cargo"))
+        })
 }
 
 /// Removes earlier unpacked copies of the workspace's own crates (`dirs`: `name-version`) from
@@ -46,7 +50,10 @@ fn cargo_home() -> Option<PathBuf> {
 /// leading `-`). Cargo never unpacks a crate again once its directory exists, so a second run
 /// from the same checkout path at the same version would verify against the first run's
 /// sources: a CI machine that keeps its cargo home failed exactly so, building the new client
-/// against an old transport. Crates.io's own sources (`index.crates.io-…`) are left alone.
+/// against an old transport. Crates.io's own sources (`index.crates.io-…`) are left alone. The
+/// copies of other checkouts go too (the hash cannot be told apart from outside cargo): they are
+/// caches cargo unpacks again, but two checkouts packaging at the same moment on one machine
+/// would step on each other.
 fn remove_unpacked(home: &Path, dirs: &[String]) -> Result<Vec<PathBuf>> {
     let src = home.join("registry").join("src");
     let Ok(sources) = std::fs::read_dir(&src) else {

@@ -191,7 +191,7 @@ impl Serialize for Field {
 
 /// A member name of an object that may be a field, read without allocating when it is one of
 /// the part keys.
-pub(crate) enum PartKey {
+enum PartKey {
     Value,
     DisplayValue,
     Link,
@@ -209,17 +209,6 @@ impl PartKey {
             "link" => PartKey::Link,
             "display_value_internal" => PartKey::Internal,
             other => PartKey::Other(other.to_owned()),
-        }
-    }
-
-    /// The name as it was sent.
-    pub(crate) fn into_name(self) -> String {
-        match self {
-            PartKey::Value => "value".into(),
-            PartKey::DisplayValue => "display_value".into(),
-            PartKey::Link => "link".into(),
-            PartKey::Internal => "display_value_internal".into(),
-            PartKey::Other(name) => name,
         }
     }
 }
@@ -241,6 +230,11 @@ impl<'de> serde::Deserialize<'de> for PartKey {
                     known => known,
                 })
             }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<PartKey, E> {
+                std::str::from_utf8(v)
+                    .map(PartKey::from_str)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Bytes(v), &self))
+            }
         }
         d.deserialize_str(KeyVisitor)
     }
@@ -250,34 +244,36 @@ pub(crate) struct FieldVisitor;
 
 impl Field {
     /// Reads an object's members as a field when they have the field shape (only part keys,
-    /// and `value`, `display_value` and `link` scalars or null): the member names are matched
-    /// without allocating and the strings are moved into the field. Anything else comes back
-    /// as the JSON object, with the members read before the shape broke.
+    /// and `value`, `display_value` and `link` scalars or null, the last of a repeated name
+    /// counting): the member names are matched without allocating and the strings are moved
+    /// into the field. Anything else comes back as the whole JSON object, members in the order
+    /// they came.
     pub(crate) fn visit_object<'de, A: MapAccess<'de>>(
         mut map: A,
     ) -> Result<Result<Field, serde_json::Value>, A::Error> {
-        // value, display_value, link, display_value_internal
-        let mut parts: [Option<serde_json::Value>; 4] = Default::default();
-        let mut members = 0;
+        let mut parts = Parts::default();
         while let Some(key) = map.next_key::<PartKey>()? {
             let i = match key {
                 PartKey::Value => 0,
                 PartKey::DisplayValue => 1,
                 PartKey::Link => 2,
                 PartKey::Internal => 3,
-                PartKey::Other(_) => return rest_as_json(parts, key, None, map).map(Err),
+                PartKey::Other(name) => {
+                    // Not a field: the members so far, this one and the rest, as JSON.
+                    let mut object = parts.into_object();
+                    object.insert(name, map.next_value()?);
+                    while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                        object.insert(k, v);
+                    }
+                    return Ok(Err(serde_json::Value::Object(object)));
+                }
             };
-            let v: serde_json::Value = map.next_value()?;
-            if i < 3 && !is_scalar(&v) {
-                return rest_as_json(parts, key, Some(v), map).map(Err);
-            }
-            parts[i] = Some(v);
-            members += 1;
+            parts.set(i, map.next_value()?);
         }
-        if members == 0 {
-            return Ok(Err(serde_json::Value::Object(serde_json::Map::new())));
+        if parts.len == 0 || parts.values[..3].iter().flatten().any(|v| !is_scalar(v)) {
+            return Ok(Err(serde_json::Value::Object(parts.into_object())));
         }
-        let [value, display_value, link, _] = parts;
+        let [value, display_value, link, _] = parts.values;
         let text = |v: Option<serde_json::Value>| v.and_then(|v| into_text(v).ok().flatten());
         Ok(Ok(Field {
             value: text(value),
@@ -287,35 +283,36 @@ impl Field {
     }
 }
 
-/// The object whose members broke the field shape at `key`: the parts read before it, `key`
-/// with its value (`value`, or read now), and every member after it.
-fn rest_as_json<'de, A: MapAccess<'de>>(
-    parts: [Option<serde_json::Value>; 4],
-    key: PartKey,
-    value: Option<serde_json::Value>,
-    mut map: A,
-) -> Result<serde_json::Value, A::Error> {
-    let mut object = serde_json::Map::new();
-    let names = [
-        PartKey::Value,
-        PartKey::DisplayValue,
-        PartKey::Link,
-        PartKey::Internal,
-    ];
-    for (name, part) in names.into_iter().zip(parts) {
-        if let Some(part) = part {
-            object.insert(name.into_name(), part);
+/// The part members of an object read so far: value, display_value, link and
+/// display_value_internal, and the order in which they first came.
+#[derive(Default)]
+struct Parts {
+    values: [Option<serde_json::Value>; 4],
+    order: [usize; 4],
+    len: usize,
+}
+
+impl Parts {
+    /// Part `i` is `v` (a repeated name keeps its first place and its last value, as a JSON
+    /// object would).
+    fn set(&mut self, i: usize, v: serde_json::Value) {
+        if self.values[i].replace(v).is_none() {
+            self.order[self.len] = i;
+            self.len += 1;
         }
     }
-    let value = match value {
-        Some(v) => v,
-        None => map.next_value()?,
-    };
-    object.insert(key.into_name(), value);
-    while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-        object.insert(k, v);
+
+    /// The parts as JSON members, in the order they came.
+    fn into_object(mut self) -> serde_json::Map<String, serde_json::Value> {
+        const NAMES: [&str; 4] = ["value", "display_value", "link", "display_value_internal"];
+        let mut object = serde_json::Map::new();
+        for &i in &self.order[..self.len] {
+            if let Some(v) = self.values[i].take() {
+                object.insert(NAMES[i].to_owned(), v);
+            }
+        }
+        object
     }
-    Ok(serde_json::Value::Object(object))
 }
 
 /// Whether `v` can be a field part: a string, a number, a boolean or null.

@@ -169,6 +169,8 @@ fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise
         "first": {"other": [1], "link": "l", "value": "v"},
         "late": {"link": "l", "display_value_internal": "i", "value": [1, {"x": null}], "z": 2},
         "escaped": {"val\u0075e": "v", "\u006cink": "l"},
+        "repeated": {"value": [1], "link": "l", "value": "x"},
+        "repeated_late": {"value": "x", "value": {"a": 1}},
         "empty": {}
     }"#;
     let r: Record = serde_json::from_str(json).unwrap();
@@ -185,6 +187,9 @@ fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise
     // Escaped member names are the same names.
     let f = r.get("escaped").and_then(FieldValue::as_field).unwrap();
     assert_eq!((f.value(), f.link()), (Some("v"), Some("l")));
+    // A repeated name counts with its last value, as in any JSON object.
+    let f = r.get("repeated").and_then(FieldValue::as_field).unwrap();
+    assert_eq!((f.value(), f.link()), (Some("x"), Some("l")));
     for (name, whole) in [
         ("deep", serde_json::json!({"value": {"a": 1}})),
         ("extra", serde_json::json!({"value": "v", "other": 1})),
@@ -196,6 +201,7 @@ fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise
             "late",
             serde_json::json!({"link": "l", "display_value_internal": "i", "value": [1, {"x": null}], "z": 2}),
         ),
+        ("repeated_late", serde_json::json!({"value": {"a": 1}})),
         ("empty", serde_json::json!({})),
     ] {
         match r.get(name) {

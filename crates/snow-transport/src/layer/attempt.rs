@@ -92,7 +92,7 @@ where
         let counters = self.counters.clone();
         let inner = self.inner.clone();
         // With no subscriber listening, the answer's ids, waits and latency are not read.
-        let observed = !span.is_disabled() || tracing::enabled!(tracing::Level::TRACE);
+        let observed = !span.is_disabled() || tracing::event_enabled!(tracing::Level::TRACE);
         let fut = async move {
             let start = observed.then(Instant::now);
             let result = inner.oneshot(req).await.map_err(Into::into);

@@ -307,7 +307,8 @@ impl TransportBuilder {
     /// its own connector, a recorder, a test double). Everything above it (limits, retry,
     /// timeouts, the origin check, auth, the body cap) still applies; the TLS, proxy, connect-timeout and
     /// pool settings do not, since they configure the replaced client. Token calls go through it
-    /// too.
+    /// too. The service is cloned for each request and made ready then (tower's `oneshot`), after
+    /// authentication: time it spends not ready counts against the per-attempt timeout.
     #[must_use]
     pub fn inner_service<S, B>(mut self, service: S) -> Self
     where
