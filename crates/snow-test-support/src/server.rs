@@ -121,6 +121,20 @@ where
     serve_inner(None, handler).await
 }
 
+/// Serve HTTP on 127.0.0.1, answering the first request with `first()` and every later one
+/// `200 {}`: a failure the client should get past, then success.
+pub async fn serve_first_then_ok<F>(first: F) -> RecordingServer
+where
+    F: Fn() -> Reply + Send + Sync + 'static,
+{
+    let first = Arc::new(first);
+    serve(move |_, i| {
+        let answer = if i == 0 { first() } else { reply(200, "{}") };
+        std::future::ready(answer)
+    })
+    .await
+}
+
 /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) on 127.0.0.1.
 pub async fn serve_tls<F, Fut>(config: rustls::ServerConfig, handler: F) -> RecordingServer
 where

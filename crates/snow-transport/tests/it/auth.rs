@@ -15,10 +15,7 @@ async fn ok_server() -> snow_test_support::server::RecordingServer {
 }
 
 async fn get(transport: &Transport, path: &str) -> http::Response<snow_transport::ResponseBody> {
-    transport
-        .send(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap()
+    transport.send(crate::get(path)).await.unwrap()
 }
 
 #[tokio::test]
@@ -352,10 +349,7 @@ async fn a_failing_authenticator_stops_the_request() {
         .retry(RetryConfig::default())
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(
         matches!(err, TransportError::Auth(AuthError::MissingCredential(_))),
         "{err}"
@@ -385,7 +379,7 @@ async fn lookalike_origins_and_odd_uri_forms_never_get_credentials() {
         // A trailing dot.
         format!("http://127.0.0.1.:{port}/x"),
     ] {
-        let req = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let req = crate::get(uri.as_str());
         let err = t.send(req).await.unwrap_err();
         assert!(
             matches!(
@@ -397,7 +391,7 @@ async fn lookalike_origins_and_odd_uri_forms_never_get_credentials() {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
     for uri in [format!("127.0.0.1:{other_port}"), "*".to_owned()] {
-        let req = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let req = crate::get(uri.as_str());
         let err = t.send(req).await.unwrap_err();
         assert!(
             matches!(err, TransportError::InvalidRequest { .. }),
@@ -409,9 +403,7 @@ async fn lookalike_origins_and_odd_uri_forms_never_get_credentials() {
 
     // A network-path reference (`//host/x`, another host by RFC 3986) is refused: it reaches
     // neither server.
-    let req = Request::get(format!("//127.0.0.1:{other_port}/x"))
-        .body(Body::empty())
-        .unwrap();
+    let req = crate::get(&format!("//127.0.0.1:{other_port}/x"));
     let err = t.send(req).await.unwrap_err();
     assert!(
         matches!(err, TransportError::InvalidRequest { .. }),

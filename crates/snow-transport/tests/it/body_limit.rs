@@ -67,10 +67,7 @@ async fn a_declared_length_over_the_cap_is_refused_before_reading() {
         .max_response_body(MIB)
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(
         matches!(err, TransportError::BodyTooLarge { limit } if limit == MIB),
         "{err}"
@@ -94,10 +91,7 @@ async fn a_chunked_body_is_cut_off_once_past_the_cap() {
         .max_response_body(2 * MIB)
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     let err = resp.into_body().collect_bytes().await.unwrap_err();
     assert!(
@@ -129,10 +123,7 @@ async fn bodies_within_the_cap_and_head_requests_are_fine() {
         .max_response_body(18)
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(
         resp.into_body().collect_bytes().await.unwrap(),
         r#"{"result":[1,2,3]}"#
@@ -148,10 +139,7 @@ async fn bodies_within_the_cap_and_head_requests_are_fine() {
         .max_response_body(17)
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(
         matches!(err, TransportError::BodyTooLarge { limit: 17 }),
         "{err}"
@@ -166,7 +154,7 @@ async fn a_request_may_carry_its_own_cap() {
         .max_response_body(MIB)
         .build()
         .unwrap();
-    let mut req = Request::get("/x").body(Body::empty()).unwrap();
+    let mut req = crate::get("/x");
     req.extensions_mut()
         .insert(snow_transport::MaxResponseBody(4 * MIB));
     let body = t.send(req).await.unwrap().into_body();

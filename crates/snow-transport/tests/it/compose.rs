@@ -9,7 +9,7 @@ use http::{Request, Response};
 use snow_basic::{ApiKey, BasicAuth, BearerToken};
 use snow_core::secret::SecretString;
 use snow_core::{ExchangeError, HttpExchange, Instance};
-use snow_test_support::server::{reply, serve};
+use snow_test_support::server::{reply, serve, serve_first_then_ok};
 use snow_transport::{Body, Proxy, RetryConfig, SnowService, TlsConfig, Transport, TransportError};
 use tower::{ServiceExt, service_fn};
 
@@ -30,24 +30,14 @@ fn stamping_layer(
 
 #[tokio::test]
 async fn a_caller_layer_runs_on_top_of_the_stack() {
-    let server = serve(|_, i| async move {
-        if i == 0 {
-            reply(503, "")
-        } else {
-            reply(200, "{}")
-        }
-    })
-    .await;
+    let server = serve_first_then_ok(|| reply(503, "")).await;
     let count = Arc::new(AtomicUsize::new(0));
     let t = Transport::builder(server.instance())
         .layer(stamping_layer(count.clone()))
         .retry(RetryConfig::default().base_delay(Duration::from_millis(5)))
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     // Outside retry: called once, while the server saw both attempts, each stamped.
     assert_eq!(count.load(Ordering::SeqCst), 1);
@@ -90,14 +80,7 @@ async fn a_custom_inner_service_replaces_the_client_and_keeps_the_stack() {
         .max_response_body(4)
         .build()
         .unwrap();
-    let resp = t
-        .send(
-            Request::get("/api/now/table/x")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/api/now/table/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     // The body cap applies to the custom service's bodies too.
     let err = resp.into_body().collect_bytes().await.unwrap_err();
@@ -120,12 +103,7 @@ async fn the_erased_service_is_clone_send_sync_and_errors_downcast() {
     let tasks: Vec<_> = (0..4)
         .map(|_| {
             let svc = svc.clone();
-            tokio::spawn(async move {
-                svc.oneshot(Request::get("/x").body(Body::empty()).unwrap())
-                    .await
-                    .unwrap()
-                    .status()
-            })
+            tokio::spawn(async move { svc.oneshot(crate::get("/x")).await.unwrap().status() })
         })
         .collect();
     for task in tasks {
@@ -133,11 +111,7 @@ async fn the_erased_service_is_clone_send_sync_and_errors_downcast() {
     }
     assert_eq!(server.count(), 4);
     let err = svc
-        .oneshot(
-            Request::get("http://example.com/x")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .oneshot(crate::get("http://example.com/x"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -160,12 +134,7 @@ async fn the_concurrency_limit_holds() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let t = t.clone();
-            tokio::spawn(async move {
-                t.send(Request::get("/x").body(Body::empty()).unwrap())
-                    .await
-                    .unwrap()
-                    .status()
-            })
+            tokio::spawn(async move { t.send(crate::get("/x")).await.unwrap().status() })
         })
         .collect();
     for task in tasks {
@@ -346,9 +315,7 @@ async fn credential_default_headers_are_marked_sensitive() {
         .inner_service(inner)
         .build()
         .unwrap();
-    t.send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    t.send(crate::get("/x")).await.unwrap();
     assert_eq!(
         *flags.lock().unwrap(),
         vec![
@@ -376,10 +343,7 @@ async fn timeouts_too_long_to_represent_mean_no_deadline_not_a_panic() {
         )
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(
         resp.into_body().collect_bytes().await.unwrap(),
         r#"{"result":[]}"#
@@ -421,17 +385,13 @@ async fn with_auth_shares_the_pool_and_the_layers_but_not_the_credentials() {
     base.exchange(token_req).await.unwrap();
     // API calls through the derived transport: the new credentials and the caller's layer.
     for _ in 0..3 {
-        let req = Request::get("/api/now/table/incident")
-            .body(Body::empty())
-            .unwrap();
+        let req = crate::get("/api/now/table/incident");
         let resp = api.send(req).await.unwrap();
         assert_eq!(resp.status(), 200);
         resp.into_body().collect_bytes().await.unwrap();
     }
     // The base transport still sends none.
-    let req = Request::get("/api/now/table/incident")
-        .body(Body::empty())
-        .unwrap();
+    let req = crate::get("/api/now/table/incident");
     base.send(req)
         .await
         .unwrap()

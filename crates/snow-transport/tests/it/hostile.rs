@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::Request;
 use snow_test_support::server::{raw_server, read_head};
-use snow_transport::{Body, ErrorKind, Instance, RetryConfig, Transport, TransportError};
+use snow_transport::{ErrorKind, Instance, RetryConfig, Transport, TransportError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -51,12 +50,7 @@ fn transport(addr: SocketAddr, retry: RetryConfig) -> Transport {
 async fn get(
     t: &Transport,
 ) -> Result<http::Response<snow_transport::ResponseBody>, TransportError> {
-    t.send(
-        Request::get("/api/now/table/incident")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
+    t.send(crate::get("/api/now/table/incident")).await
 }
 
 #[tokio::test]

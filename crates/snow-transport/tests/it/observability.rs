@@ -47,10 +47,7 @@ async fn a_trace_capture_shows_requests_and_attempts_with_transaction_ids_and_no
     let path = format!(
         "/api/now/table/incident?sysparm_query=short_description%3D{QUERY_VALUE}&sysparm_limit=1"
     );
-    let resp = basic
-        .send(Request::get(path.as_str()).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = basic.send(crate::get(path.as_str())).await.unwrap();
     assert_eq!(resp.status(), 200);
     let body = resp.into_body().collect_bytes().await.unwrap();
     // An API key in the query string, as ServiceNow allows it.
@@ -128,11 +125,7 @@ async fn a_request_dropped_before_its_answer_warns_and_is_counted() {
     })
     .await;
     let t = Transport::builder(server.instance()).build().unwrap();
-    let send = t.send(
-        Request::get("/api/now/table/incident")
-            .body(Body::empty())
-            .unwrap(),
-    );
+    let send = t.send(crate::get("/api/now/table/incident"));
     assert!(
         tokio::time::timeout(Duration::from_secs(1), send)
             .await

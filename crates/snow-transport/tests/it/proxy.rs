@@ -7,7 +7,7 @@ use snow_core::secret::SecretString;
 use snow_test_support::proxy::ConnectProxy;
 use snow_test_support::server::{reply, serve, serve_tls};
 use snow_test_support::tls::TestCa;
-use snow_transport::{Body, BuildError, Proxy, RetryConfig, TlsConfig, Transport, TransportError};
+use snow_transport::{BuildError, Proxy, RetryConfig, TlsConfig, Transport, TransportError};
 
 const PROXY_AUTH: &str = "Basic cHJveHktdXNlcjpwcjB4eS1wYXNz"; // proxy-user:pr0xy-pass
 
@@ -20,14 +20,7 @@ async fn requests_go_through_the_tunnel_with_proxy_credentials() {
         .proxy(Proxy::http(proxy.url()).basic_auth("proxy-user", SecretString::from("pr0xy-pass")))
         .build()
         .unwrap();
-    let resp = t
-        .send(
-            Request::get("/api/now/table/x")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/api/now/table/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     let connects = proxy.connects();
     assert_eq!(connects.len(), 1);
@@ -90,10 +83,7 @@ async fn https_goes_through_the_tunnel() {
         .tls(TlsConfig::default().add_ca_pem(ca.cert_pem.clone()))
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(proxy.connects()[0].0, server.addr.to_string());
 }
@@ -107,10 +97,7 @@ async fn wrong_proxy_credentials_are_a_connect_error() {
         .retry(RetryConfig::disabled())
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(matches!(err, TransportError::Connect { .. }), "{err}");
     assert!(
         err.to_string().contains("proxy authorization required"),

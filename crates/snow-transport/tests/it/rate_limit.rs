@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use http_body_util::Full;
 use snow_test_support::server::{Reply, reply, serve};
-use snow_transport::{Body, Pacing, RateLimitConfig, RetryConfig, Transport, TransportError};
+use snow_transport::{Pacing, RateLimitConfig, RetryConfig, Transport, TransportError};
 use tokio::time::Instant;
 
 /// A UNIX time that is a multiple of every window used here.
@@ -88,10 +88,6 @@ async fn rule_server(rule: Arc<Rule>) -> snow_test_support::server::RecordingSer
     .await
 }
 
-fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
-
 /// Send `per_worker` GETs from each of `workers` clones at once; returns the statuses.
 async fn run(t: &Transport, workers: usize, per_worker: usize) -> Vec<u16> {
     let mut tasks = Vec::new();
@@ -101,7 +97,7 @@ async fn run(t: &Transport, workers: usize, per_worker: usize) -> Vec<u16> {
             let mut statuses = Vec::new();
             for i in 0..per_worker {
                 let path = format!("/api/now/table/incident?sysparm_offset={}", w * 1000 + i);
-                let resp = t.send(get(&path)).await.unwrap();
+                let resp = t.send(crate::get(&path)).await.unwrap();
                 statuses.push(resp.status().as_u16());
                 resp.into_body().collect_bytes().await.unwrap();
             }
@@ -191,7 +187,7 @@ async fn a_semaphore_429_a_rule_429_and_a_202_are_retried_and_counted_apart() {
         .build()
         .unwrap();
     let start = Instant::now();
-    let resp = t.send(get("/api/now/table/incident")).await.unwrap();
+    let resp = t.send(crate::get("/api/now/table/incident")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 4);
     // The rule's Retry-After was waited for; the other two only backed off briefly.
@@ -220,7 +216,7 @@ async fn a_429_body_read_to_classify_it_still_reaches_the_caller() {
         .retry(RetryConfig::disabled())
         .build()
         .unwrap();
-    let resp = t.send(get("/api/now/table/incident")).await.unwrap();
+    let resp = t.send(crate::get("/api/now/table/incident")).await.unwrap();
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.into_body().collect_bytes().await.unwrap(), body);
     assert_eq!(t.stats().semaphore_429s, 1);
@@ -236,7 +232,7 @@ async fn past_the_cap_on_waiting_a_typed_error_names_the_rule_and_its_reset() {
         .build()
         .unwrap();
     assert_eq!(
-        t.send(get("/api/now/table/incident"))
+        t.send(crate::get("/api/now/table/incident"))
             .await
             .unwrap()
             .status(),
@@ -245,7 +241,10 @@ async fn past_the_cap_on_waiting_a_typed_error_names_the_rule_and_its_reset() {
     // The pacer knows the budget is spent until the reset, an hour away: it refuses at once,
     // without sending the request.
     let start = Instant::now();
-    let err = t.send(get("/api/now/table/incident")).await.unwrap_err();
+    let err = t
+        .send(crate::get("/api/now/table/incident"))
+        .await
+        .unwrap_err();
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(server.count(), 1);
     let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH + 3600);
@@ -275,7 +274,7 @@ async fn past_the_cap_on_waiting_a_typed_error_names_the_rule_and_its_reset() {
         .build()
         .unwrap();
     let err = fresh
-        .send(get("/api/now/table/incident"))
+        .send(crate::get("/api/now/table/incident"))
         .await
         .unwrap_err();
     assert_eq!(server.count(), 2);

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use http::Request;
 use snow_test_support::proxy::ConnectProxy;
-use snow_test_support::server::{reply, serve};
+use snow_test_support::server::{reply, serve, serve_first_then_ok};
 use snow_transport::{
     Body, LongRetryAfter, Proxy, RetryConfig, RetryNonIdempotent, Transport, TransportError,
 };
@@ -25,27 +25,13 @@ fn with_header(status: u16, name: &'static str, value: String) -> snow_test_supp
 
 #[tokio::test(start_paused = true)]
 async fn a_429_with_retry_after_one_second_is_retried_after_waiting() {
-    let server = serve(|_, i| async move {
-        if i == 0 {
-            with_header(429, "retry-after", "1".into())
-        } else {
-            reply(200, "{}")
-        }
-    })
-    .await;
+    let server = serve_first_then_ok(|| with_header(429, "retry-after", "1".into())).await;
     let t = Transport::builder(server.instance())
         .retry(quick())
         .build()
         .unwrap();
     let start = Instant::now();
-    let resp = t
-        .send(
-            Request::get("/api/now/table/x")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/api/now/table/x")).await.unwrap();
     let elapsed = start.elapsed();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 2);
@@ -55,13 +41,9 @@ async fn a_429_with_retry_after_one_second_is_retried_after_waiting() {
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_after_http_date_is_honoured() {
-    let server = serve(|_, i| async move {
-        if i == 0 {
-            let when = SystemTime::now() + Duration::from_secs(2);
-            with_header(429, "retry-after", httpdate::fmt_http_date(when))
-        } else {
-            reply(200, "{}")
-        }
+    let server = serve_first_then_ok(|| {
+        let when = SystemTime::now() + Duration::from_secs(2);
+        with_header(429, "retry-after", httpdate::fmt_http_date(when))
     })
     .await;
     let t = Transport::builder(server.instance())
@@ -69,10 +51,7 @@ async fn a_retry_after_http_date_is_honoured() {
         .build()
         .unwrap();
     let start = Instant::now();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 2);
     assert!(start.elapsed() >= Duration::from_millis(900));
@@ -85,10 +64,7 @@ async fn a_huge_retry_after_is_an_error_by_default() {
         .retry(quick())
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     match &err {
         TransportError::RetryAfterTooLong { retry_after, limit } => {
             assert_eq!(*retry_after, Duration::from_secs(3600));
@@ -102,14 +78,7 @@ async fn a_huge_retry_after_is_an_error_by_default() {
 
 #[tokio::test(start_paused = true)]
 async fn a_huge_retry_after_can_be_capped_instead() {
-    let server = serve(|_, i| async move {
-        if i == 0 {
-            with_header(429, "retry-after", "3600".into())
-        } else {
-            reply(200, "{}")
-        }
-    })
-    .await;
+    let server = serve_first_then_ok(|| with_header(429, "retry-after", "3600".into())).await;
     let t = Transport::builder(server.instance())
         .retry(
             quick()
@@ -119,10 +88,7 @@ async fn a_huge_retry_after_can_be_capped_instead() {
         .build()
         .unwrap();
     let start = Instant::now();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 2);
     assert!(start.elapsed() >= Duration::from_millis(900));
@@ -131,14 +97,7 @@ async fn a_huge_retry_after_can_be_capped_instead() {
 #[tokio::test]
 async fn gateway_errors_are_retried() {
     for status in [502u16, 503, 504] {
-        let server = serve(move |_, i| async move {
-            if i == 0 {
-                reply(status, "")
-            } else {
-                reply(200, "{}")
-            }
-        })
-        .await;
+        let server = serve_first_then_ok(move || reply(status, "")).await;
         let t = Transport::builder(server.instance())
             .retry(quick())
             .build()
@@ -163,10 +122,7 @@ async fn attempts_are_capped_and_the_last_answer_returned() {
         .retry(quick().max_attempts(4))
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.into_body().collect_bytes().await.unwrap(), "busy");
     assert_eq!(server.count(), 4);
@@ -175,9 +131,7 @@ async fn attempts_are_capped_and_the_last_answer_returned() {
         .retry(RetryConfig::disabled())
         .build()
         .unwrap();
-    t.send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    t.send(crate::get("/x")).await.unwrap();
     assert_eq!(server.count(), 5);
 }
 
@@ -188,10 +142,7 @@ async fn other_statuses_are_not_retried() {
         .retry(quick())
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 500);
     assert_eq!(server.count(), 1);
 }
@@ -207,11 +158,7 @@ async fn a_get_answered_202_is_retried_unless_turned_off_and_a_post_never() {
         }
     })
     .await;
-    let get = || {
-        Request::get("/api/now/table/x")
-            .body(Body::empty())
-            .unwrap()
-    };
+    let get = || crate::get("/api/now/table/x");
     let t = Transport::builder(server.instance())
         .retry(quick())
         .build()
@@ -304,10 +251,7 @@ async fn connect_failures_are_retried() {
         .retry(quick())
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(proxy.connects().len(), 3);
     assert_eq!(server.count(), 1);
@@ -319,10 +263,7 @@ async fn connect_failures_are_retried() {
         .retry(RetryConfig::disabled())
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(matches!(err, TransportError::Connect { .. }), "{err}");
     assert!(err.is_retryable());
 }
@@ -339,10 +280,7 @@ async fn connection_refused_is_a_connect_error() {
         .retry(quick().max_attempts(2))
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(matches!(err, TransportError::Connect { .. }), "{err}");
     assert!(err.to_string().starts_with("could not connect"), "{err}");
 }
@@ -362,10 +300,7 @@ async fn a_503_with_retry_after_is_honoured_and_a_429_without_one_backs_off() {
         .build()
         .unwrap();
     let start = Instant::now();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 3);
     // The 503's Retry-After was waited for (a check that waiting happened, not a time bound).
@@ -374,22 +309,12 @@ async fn a_503_with_retry_after_is_honoured_and_a_429_without_one_backs_off() {
 
 #[tokio::test]
 async fn a_408_is_retried_like_every_answer_of_a_retryable_kind() {
-    let server = serve(|_, i| async move {
-        if i == 0 {
-            reply(408, "")
-        } else {
-            reply(200, "{}")
-        }
-    })
-    .await;
+    let server = serve_first_then_ok(|| reply(408, "")).await;
     let t = Transport::builder(server.instance())
         .retry(quick())
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 2);
 }
@@ -410,10 +335,7 @@ async fn an_attempt_that_times_out_is_retried() {
         .retry(quick())
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(server.count(), 2);
 
@@ -451,10 +373,7 @@ async fn a_transient_authentication_failure_is_retried_and_a_permanent_one_is_no
         .retry(quick())
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(auth.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert_eq!(server.count(), 1);
@@ -464,10 +383,7 @@ async fn a_transient_authentication_failure_is_retried_and_a_permanent_one_is_no
         .retry(quick())
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(matches!(err, TransportError::Auth(_)), "{err}");
     assert_eq!(err.kind(), snow_transport::ErrorKind::Auth);
     assert_eq!(server.count(), 1);

@@ -8,11 +8,8 @@
 
 use std::time::Duration;
 
-use http::Request;
 use snow_test_support::server::{raw_server, read_head, reply, serve};
-use snow_transport::{
-    Body, DEFAULT_TOTAL_TIMEOUT, RetryConfig, TimeoutKind, Transport, TransportError,
-};
+use snow_transport::{DEFAULT_TOTAL_TIMEOUT, RetryConfig, TimeoutKind, Transport, TransportError};
 use tokio::io::AsyncWriteExt;
 
 fn instance(addr: std::net::SocketAddr) -> snow_transport::Instance {
@@ -31,10 +28,7 @@ async fn a_stalled_server_trips_the_per_attempt_timeout() {
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -62,10 +56,7 @@ async fn a_body_that_stops_arriving_trips_the_read_timeout() {
         .read_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     let err = resp.into_body().collect_bytes().await.unwrap_err();
     assert!(
@@ -94,10 +85,7 @@ async fn the_total_timeout_covers_retries() {
         .total_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -134,10 +122,7 @@ async fn the_total_timeout_covers_the_body() {
         .total_timeout(Duration::from_secs(3))
         .build()
         .unwrap();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     let body = resp.into_body();
     let err = body.collect_bytes().await.unwrap_err();
     assert!(
@@ -155,10 +140,7 @@ async fn the_total_timeout_covers_the_body() {
 async fn idle_pooled_connections_are_closed_after_the_pool_idle_timeout() {
     let server = serve(|_, _| async { reply(200, "{}") }).await;
     let get = |t: Transport| async move {
-        let resp = t
-            .send(Request::get("/x").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let resp = t.send(crate::get("/x")).await.unwrap();
         resp.into_body().collect_bytes().await.unwrap();
     };
 
@@ -214,10 +196,7 @@ async fn with_the_defaults_a_trickling_body_ends_in_the_total_timeout() {
     let addr = trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n", 3600).await;
     let t = Transport::builder(instance(addr)).build().unwrap();
     let start = tokio::time::Instant::now();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     assert_eq!(resp.status(), 200);
     let err = resp.into_body().collect_bytes().await.unwrap_err();
     assert!(
@@ -243,10 +222,7 @@ async fn with_the_defaults_a_head_then_nothing_ends_in_the_read_timeout() {
     let addr = trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n", 0).await;
     let t = Transport::builder(instance(addr)).build().unwrap();
     let start = tokio::time::Instant::now();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     let err = resp.into_body().collect_bytes().await.unwrap_err();
     assert!(
         matches!(
@@ -271,10 +247,7 @@ async fn with_the_defaults_a_trickling_head_ends_in_a_timeout_within_the_total_b
     let addr = trickling_server(b"HTTP/1.1 200 OK\r\nx-slow: ", 3600).await;
     let t = Transport::builder(instance(addr)).build().unwrap();
     let start = tokio::time::Instant::now();
-    let err = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap_err();
+    let err = t.send(crate::get("/x")).await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_secs(180), "{elapsed:?}");
@@ -290,10 +263,7 @@ async fn without_a_total_timeout_a_slow_body_may_take_as_long_as_it_keeps_coming
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();
-    let resp = t
-        .send(Request::get("/x").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = t.send(crate::get("/x")).await.unwrap();
     let body = resp.into_body().collect_bytes().await.unwrap();
     assert_eq!(body.len(), 400);
     assert!(start.elapsed() >= Duration::from_secs(400));

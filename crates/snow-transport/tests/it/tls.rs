@@ -1,19 +1,14 @@
 //! TLS against an in-test CA and a tokio-rustls server on 127.0.0.1.
 
-use http::{Request, Version};
+use http::Version;
 use snow_test_support::server::{reply, serve, serve_tls};
 use snow_test_support::tls::TestCa;
-use snow_transport::{Body, BuildError, RetryConfig, TlsConfig, Transport, TransportError};
+use snow_transport::{BuildError, RetryConfig, TlsConfig, Transport, TransportError};
 
 async fn get(
     t: &Transport,
 ) -> Result<http::Response<snow_transport::ResponseBody>, TransportError> {
-    t.send(
-        Request::get("/api/now/table/x")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
+    t.send(crate::get("/api/now/table/x")).await
 }
 
 #[tokio::test]
