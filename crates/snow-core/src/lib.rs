@@ -38,6 +38,7 @@ mod kind;
 mod origin;
 pub mod secret;
 mod sensitive;
+mod sniff;
 mod sys_id;
 mod url;
 
@@ -50,6 +51,7 @@ pub use sensitive::{
     API_KEY_HEADER, API_KEY_NAME, CREDENTIAL_HEADERS, CREDENTIAL_QUERY_PARAMS,
     is_credential_header, is_credential_query_param,
 };
+pub use sniff::looks_like_json;
 pub use sys_id::is_sys_id;
 pub use url::{UrlBuilder, encode_component};
 

@@ -89,8 +89,7 @@ pub(crate) fn revocation(response: &http::Response<Vec<u8>>) -> Result<(), OAuth
 /// Whether `body` is the page a hibernating developer instance sends for every URL: not JSON,
 /// and holding one of the page's markers in its first 64 KiB.
 pub(crate) fn is_hibernation_page(body: &[u8]) -> bool {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace());
-    if start.is_none_or(|i| matches!(body[i], b'{' | b'[')) {
+    if body.iter().all(u8::is_ascii_whitespace) || snow_core::looks_like_json(body) {
         return false;
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(SNIFF_LIMIT)]);

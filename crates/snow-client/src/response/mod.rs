@@ -84,13 +84,6 @@ fn json_problem(e: Option<&serde_json::Error>) -> String {
     }
 }
 
-fn looks_like_json(body: &[u8]) -> bool {
-    matches!(
-        body.iter().find(|b| !b.is_ascii_whitespace()),
-        Some(b'{' | b'[')
-    )
-}
-
 /// A result that is either one object or an array of them.
 enum OneOrMany<T> {
     One(T),
@@ -326,7 +319,7 @@ impl<'a> RawResponse<'a> {
             });
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            let message = if looks_like_json(self.body) {
+            let message = if snow_core::looks_like_json(self.body) {
                 scan(self.body).error.map(|e| {
                     let e = self.scrubbed(e);
                     match e.detail {
@@ -350,7 +343,7 @@ impl<'a> RawResponse<'a> {
                     .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))),
             });
         }
-        if !looks_like_json(self.body) {
+        if !snow_core::looks_like_json(self.body) {
             let text = String::from_utf8_lossy(self.body);
             if HIBERNATION_MARKERS.iter().any(|m| text.contains(m)) {
                 return Err(Error::InstanceUnavailable {
@@ -541,7 +534,7 @@ impl<'a> RawResponse<'a> {
             && !(self.status == StatusCode::ACCEPTED && self.method == Method::GET)
         {
             if !self.body.is_empty()
-                && looks_like_json(self.body)
+                && snow_core::looks_like_json(self.body)
                 && let Some(e) = scan(self.body).error
             {
                 return Err(self.api(e));
