@@ -204,14 +204,14 @@ impl GetRequest {
     extra_setters!();
 
     /// Sends the request and decodes the record as `T`.
-    pub async fn fetch<T: DeserializeOwned>(self) -> Result<T, Error> {
+    pub async fn fetch<T: DeserializeOwned + 'static>(self) -> Result<T, Error> {
         let pairs = self.params.to_pairs()?;
         let resp = self.client.send_buffered(self.request.pairs(pairs)).await?;
-        resp.raw().decode_one()
+        resp.raw().decode_one_owned()
     }
 
     /// Like [`fetch`](Self::fetch), but a 404 (no such record, or no read access) is `None`.
-    pub async fn fetch_optional<T: DeserializeOwned>(self) -> Result<Option<T>, Error> {
+    pub async fn fetch_optional<T: DeserializeOwned + 'static>(self) -> Result<Option<T>, Error> {
         match self.fetch().await {
             Ok(t) => Ok(Some(t)),
             Err(Error::Api { status, .. }) if status == http::StatusCode::NOT_FOUND => Ok(None),
@@ -312,8 +312,11 @@ impl WriteRequest {
     }
 
     /// Sends the write and decodes the returned record as `T`.
-    pub async fn send<T: DeserializeOwned>(self) -> Result<T, Error> {
-        self.exchange(Answer::Record).await?.raw().decode_one()
+    pub async fn send<T: DeserializeOwned + 'static>(self) -> Result<T, Error> {
+        self.exchange(Answer::Record)
+            .await?
+            .raw()
+            .decode_one_owned()
     }
 
     /// Sends the write with `X-no-response-body: true` and checks only the status.

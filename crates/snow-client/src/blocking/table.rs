@@ -144,12 +144,12 @@ impl GetRequest {
     }
 
     /// Sends the request and decodes the record as `T`.
-    pub fn fetch<T: DeserializeOwned>(self) -> Result<T, Error> {
+    pub fn fetch<T: DeserializeOwned + 'static>(self) -> Result<T, Error> {
         self.rt.block_on(self.inner.fetch())
     }
 
     /// Like [`fetch`](Self::fetch), but a 404 is `None`.
-    pub fn fetch_optional<T: DeserializeOwned>(self) -> Result<Option<T>, Error> {
+    pub fn fetch_optional<T: DeserializeOwned + 'static>(self) -> Result<Option<T>, Error> {
         self.rt.block_on(self.inner.fetch_optional())
     }
 }
@@ -199,7 +199,7 @@ impl WriteRequest {
 
     /// Sends the write and decodes the written record as `T` (the async client's
     /// [`send`](crate::table::WriteRequest::send)).
-    pub fn send_as<T: DeserializeOwned>(self) -> Result<T, Error> {
+    pub fn send_as<T: DeserializeOwned + 'static>(self) -> Result<T, Error> {
         self.rt.block_on(self.inner.send())
     }
 

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -261,8 +262,39 @@ impl Distinct {
 }
 
 /// The `sys_id` of one record, read without decoding the rest: a string, or the `value` of a
-/// `{"display_value","value"}` object (`sysparm_display_value=all`).
-pub(crate) fn probe_sys_id(record: &[u8]) -> Result<Option<Cow<'_, str>>, serde_json::Error> {
+/// `{"display_value","value"}` object (`sysparm_display_value=all`); the last one when a record
+/// names it twice.
+///
+/// `known` is where the page walk found the member ([`RecordAt::sys_id`]); otherwise the
+/// record's members are walked here by their structure (strings skipped whole), which costs a
+/// small part of decoding the record. The value, and any record whose structure the walk does
+/// not follow, are read by serde_json.
+///
+/// [`RecordAt::sys_id`]: crate::response::walk::RecordAt::sys_id
+pub(crate) fn probe_sys_id(
+    record: &[u8],
+    known: Option<Option<Range<usize>>>,
+) -> Result<Option<Cow<'_, str>>, serde_json::Error> {
+    let at = match known.or_else(|| crate::response::walk::member(record, b"sys_id")) {
+        Some(None) => return Ok(None),
+        Some(Some(at)) => at,
+        None => return decode_sys_id(record),
+    };
+    let Some(raw) = record.get(at) else {
+        return decode_sys_id(record);
+    };
+    // A plain string is the common case: its bytes are the sys_id.
+    if let Some(inner) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\""))
+        && !inner.contains(&b'\\')
+        && let Ok(id) = std::str::from_utf8(inner)
+    {
+        return Ok(Some(Cow::Borrowed(id)));
+    }
+    Ok(serde_json::from_slice::<IdValue<'_>>(raw)?.0)
+}
+
+/// [`probe_sys_id`] by serde_json alone: the record decoded as a struct of one optional member.
+pub(crate) fn decode_sys_id(record: &[u8]) -> Result<Option<Cow<'_, str>>, serde_json::Error> {
     #[derive(Deserialize)]
     struct Probe<'a> {
         #[serde(borrow, default)]
@@ -332,6 +364,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdValue<'a> {
 mod tests {
     use super::*;
 
+    fn probe_sys_id_of(record: &[u8]) -> Result<Option<Cow<'_, str>>, serde_json::Error> {
+        probe_sys_id(record, None)
+    }
+
     fn pos(number: u64, span: Option<(u64, u64)>) -> PagePos {
         PagePos { number, span }
     }
@@ -339,22 +375,24 @@ mod tests {
     #[test]
     fn probes_every_shape() {
         assert_eq!(
-            probe_sys_id(br#"{"a":1,"sys_id":"x"}"#).unwrap().as_deref(),
+            probe_sys_id_of(br#"{"a":1,"sys_id":"x"}"#)
+                .unwrap()
+                .as_deref(),
             Some("x")
         );
         assert_eq!(
-            probe_sys_id(br#"{"sys_id":{"display_value":"d","value":"v"}}"#)
+            probe_sys_id_of(br#"{"sys_id":{"display_value":"d","value":"v"}}"#)
                 .unwrap()
                 .as_deref(),
             Some("v")
         );
-        assert_eq!(probe_sys_id(br#"{"number":"1"}"#).unwrap(), None);
-        assert_eq!(probe_sys_id(br#"{"sys_id":null}"#).unwrap(), None);
+        assert_eq!(probe_sys_id_of(br#"{"number":"1"}"#).unwrap(), None);
+        assert_eq!(probe_sys_id_of(br#"{"sys_id":null}"#).unwrap(), None);
         assert_eq!(
-            probe_sys_id(br#"{"sys_id":"a\"b"}"#).unwrap().as_deref(),
+            probe_sys_id_of(br#"{"sys_id":"a\"b"}"#).unwrap().as_deref(),
             Some("a\"b")
         );
-        assert!(probe_sys_id(b"{").is_err());
+        assert!(probe_sys_id_of(b"{").is_err());
     }
 
     #[test]

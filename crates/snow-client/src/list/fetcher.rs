@@ -93,7 +93,7 @@ impl Fetcher {
 
     /// One request of at most `size` records at `offset`; halves the size (down to 1) and asks
     /// again after a cancelled or truncated answer, up to the configured number of times.
-    pub(crate) async fn fetch<T: DeserializeOwned>(
+    pub(crate) async fn fetch<T: DeserializeOwned + 'static>(
         &self,
         query: &Query,
         offset: u64,
@@ -147,7 +147,7 @@ impl Fetcher {
 
     /// One page at a URL of the instance (already checked to be on its origin), and its
     /// `Link: rel="next"`.
-    pub(crate) async fn fetch_uri<T: DeserializeOwned>(
+    pub(crate) async fn fetch_uri<T: DeserializeOwned + 'static>(
         &self,
         uri: http::Uri,
     ) -> Result<(Pending<T>, Option<String>), Error> {
@@ -162,7 +162,7 @@ impl Fetcher {
 
     /// Records `start..start+len` (one page, in several requests after a cancellation): the
     /// records, the first answer's `X-Total-Count`, and whether the last answer was short.
-    pub(crate) async fn range<T: DeserializeOwned>(
+    pub(crate) async fn range<T: DeserializeOwned + 'static>(
         &self,
         query: &Query,
         start: u64,

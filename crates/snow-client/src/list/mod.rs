@@ -37,9 +37,12 @@ mod links;
 mod offset;
 mod page;
 mod pending;
+mod prefetch;
 mod request;
 mod stream;
 
+#[cfg(test)]
+pub(crate) use check::decode_sys_id;
 #[cfg(test)]
 pub(crate) use check::probe_sys_id;
 pub use page::Page;

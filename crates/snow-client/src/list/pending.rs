@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::response::walk::RecordAt;
 
 /// Records received but not decoded yet: the bodies of one or more list responses and where
 /// each record sits in them. Records are decoded one at a time as they are taken, and each body
@@ -25,7 +26,7 @@ pub(crate) struct Pending<T> {
 /// One response body and the records left in it.
 pub(crate) struct Chunk {
     body: Bytes,
-    spans: std::vec::IntoIter<Range<usize>>,
+    spans: std::vec::IntoIter<RecordAt>,
     /// Position of the next record in the response's `result` array (for error paths).
     index: usize,
 }
@@ -51,7 +52,7 @@ impl<T> Pending<T> {
         let chunk = self.chunks.front()?;
         let span = chunk.spans.as_slice().first()?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        chunk.body.get(span.clone())?.hash(&mut h);
+        chunk.body.get(span.bytes.clone())?.hash(&mut h);
         Some(h.finish())
     }
 
@@ -94,14 +95,14 @@ impl<T> Pending<T> {
     /// Decodes and removes the next record.
     #[cfg(test)]
     pub(crate) fn take(&mut self) -> Option<Result<T, Error>> {
-        self.take_with(|_| Ok(()))
+        self.take_with(|_, _| Ok(()))
     }
 
-    /// Removes the next record, shows its bytes to `inspect` (which may refuse it), then decodes
-    /// it.
+    /// Removes the next record, shows its bytes and where its sys_id is (when known, see
+    /// [`RecordAt::sys_id`]) to `inspect` (which may refuse it), then decodes it.
     pub(crate) fn take_with(
         &mut self,
-        inspect: impl FnOnce(&[u8]) -> Result<(), Error>,
+        inspect: impl FnOnce(&[u8], Option<Option<Range<usize>>>) -> Result<(), Error>,
     ) -> Option<Result<T, Error>> {
         loop {
             let chunk = self.chunks.front_mut()?;
@@ -112,8 +113,10 @@ impl<T> Pending<T> {
             let index = chunk.index;
             chunk.index += 1;
             self.len = self.len.saturating_sub(1);
-            let item = match chunk.body.get(span) {
-                Some(bytes) => inspect(bytes).and_then(|()| (self.decode)(bytes, index)),
+            let item = match chunk.body.get(span.bytes) {
+                Some(bytes) => {
+                    inspect(bytes, span.sys_id).and_then(|()| (self.decode)(bytes, index))
+                }
                 None => Err(Error::invalid_input(
                     "a record's position lies outside its page",
                 )),
@@ -144,15 +147,15 @@ impl<T> Pending<T> {
             return Ok(None);
         };
         let index = chunk.index + chunk.spans.len() - 1;
-        let bytes = chunk.body.get(span.clone()).unwrap_or_default();
+        let bytes = chunk.body.get(span.bytes.clone()).unwrap_or_default();
         let probe = crate::response::decode_list_item::<SysIdProbe>(bytes, index)?;
         Ok(probe.sys_id.and_then(|f| f.value().map(str::to_owned)))
     }
 }
 
-impl<T: DeserializeOwned> Pending<T> {
+impl<T: DeserializeOwned + 'static> Pending<T> {
     /// The records of one body; the body goes back to `pool` once they are all taken.
-    pub(crate) fn from_body(body: Bytes, spans: Vec<Range<usize>>, pool: &Arc<BufferPool>) -> Self {
+    pub(crate) fn from_body(body: Bytes, spans: Vec<RecordAt>, pool: &Arc<BufferPool>) -> Self {
         let mut p = Self::empty(crate::response::decode_list_item::<T>);
         p.pool = Some(Arc::clone(pool));
         if spans.is_empty() {
@@ -225,7 +228,7 @@ mod tests {
     fn pending_truncates_across_chunks() {
         let mut p = Pending::<u32>::empty(|b, _| Ok(u32::from(b[0])));
         for body in [&b"\x01\x02\x03"[..], &b"\x04\x05"[..]] {
-            let spans = (0..body.len()).map(|i| i..i + 1).collect();
+            let spans = (0..body.len()).map(|i| RecordAt::bytes(i..i + 1)).collect();
             let mut chunk = Pending::<u32>::empty(|b, _| Ok(u32::from(b[0])));
             chunk.len = body.len();
             chunk.chunks.push_back(Chunk {

@@ -12,6 +12,7 @@ use super::CountCheck;
 use super::check::{OrderCheck, PagePos, probe_sys_id};
 use super::fetcher::PageOut;
 use super::pending::Pending;
+use super::prefetch::Prefetch;
 use crate::Error;
 
 /// The records of a list call, page after page, as a [`Stream`].
@@ -31,7 +32,7 @@ use crate::Error;
 /// the page, not a quietly wrong result.
 #[must_use = "streams do nothing unless polled"]
 pub struct RecordStream<T> {
-    pages: BoxStream<'static, Result<PageOut<T>, Error>>,
+    pages: Prefetch<T>,
     current: Option<Pending<T>>,
     next: Option<(Pending<T>, PagePos)>,
     check: OrderCheck,
@@ -69,7 +70,7 @@ impl<T: Send + 'static> RecordStream<T> {
         check: OrderCheck,
     ) -> Self {
         Self {
-            pages,
+            pages: Prefetch::new(pages),
             current: None,
             next: None,
             check,
@@ -230,9 +231,13 @@ impl<T> Stream for RecordStream<T> {
             if this.finished {
                 return Poll::Ready(None);
             }
-            // Keep one page prefetched.
-            if this.next.is_none() && !this.pages_done {
-                match this.pages.poll_next_unpin(cx) {
+            // Keep one page prefetched: polled here it is fetched only while polled, so it is
+            // asked for at once; a page task fetches on its own and is asked when needed.
+            let polled = this.next.is_none()
+                && !this.pages_done
+                && (!this.pages.runs_ahead() || this.current.is_none());
+            if polled {
+                match this.pages.poll_next(cx) {
                     Poll::Ready(Some(Ok(page))) => {
                         if let Some(e) = page.expected {
                             this.expected = Some(e);
@@ -254,12 +259,12 @@ impl<T> Stream for RecordStream<T> {
             }
             let check = &mut this.check;
             let taken = this.current.as_mut().and_then(|p| {
-                p.take_with(|bytes| {
+                p.take_with(|bytes, known| {
                     if !check.wants_ids() {
                         return Ok(());
                     }
                     // A record that is not JSON is reported by its decoding, just after.
-                    match probe_sys_id(bytes) {
+                    match probe_sys_id(bytes, known) {
                         Ok(id) => check.record(id.as_deref()),
                         Err(_) => Ok(()),
                     }
@@ -298,6 +303,10 @@ impl<T> Stream for RecordStream<T> {
             }
             if this.pages_done {
                 return Poll::Ready(this.end().map(Err));
+            }
+            if !polled {
+                // The page just used up was the last one held: ask for the next.
+                continue;
             }
             return Poll::Pending;
         }

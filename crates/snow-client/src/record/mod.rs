@@ -22,6 +22,7 @@
 //! ```
 
 mod field;
+mod lazy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,7 +87,7 @@ impl Serialize for FieldValue {
     }
 }
 
-struct FieldValueVisitor;
+pub(crate) struct FieldValueVisitor;
 
 impl<'de> Visitor<'de> for FieldValueVisitor {
     type Value = FieldValue;
@@ -141,9 +142,51 @@ impl<'de> serde::Deserialize<'de> for FieldValue {
 
 /// A record as a map of field name to [`FieldValue`], sorted by name. Dot-walked fields keep
 /// their dotted name (`caller_id.email`).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Record(BTreeMap<String, FieldValue>);
+///
+/// A record the client receives (from a list stream, or one record by sys_id) is kept as the
+/// JSON it arrived in, checked whole, and each text field is made into a [`Field`] only when it
+/// is read: reading a few fields of each record of a large table costs about what decoding
+/// them into a struct of your own would. [`str`](Self::str) reads a text field without making
+/// anything; [`iter`](Self::iter), [`len`](Self::len), comparing, printing and serialising make
+/// the whole map once; changing the record turns it into a plain map.
+#[derive(Clone, Default)]
+pub struct Record(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Map(BTreeMap<String, FieldValue>),
+    Lazy(Box<lazy::LazyRecord>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Map(BTreeMap::new())
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Record").field(self.map()).finish()
+    }
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.map().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(d).map(|m| Record(Repr::Map(m)))
+    }
+}
 
 impl Record {
     /// An empty record (to fill and send).
@@ -151,9 +194,48 @@ impl Record {
         Self::default()
     }
 
+    /// A record read from the JSON of one object, kept as that JSON (see the type's
+    /// documentation); the same errors as `serde_json::from_slice`.
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        match lazy::LazyRecord::read(bytes) {
+            Some(lazy) => Ok(Record(Repr::Lazy(Box::new(lazy)))),
+            // Not JSON, not an object, or names with escapes: decoded as a map (which says
+            // what is wrong, if anything).
+            None => serde_json::from_slice(bytes),
+        }
+    }
+
+    fn map(&self) -> &BTreeMap<String, FieldValue> {
+        match &self.0 {
+            Repr::Map(m) => m,
+            Repr::Lazy(l) => l.map(),
+        }
+    }
+
+    /// Runs `f` on the record as a plain map (which it stays).
+    fn with_map<R>(&mut self, f: impl FnOnce(&mut BTreeMap<String, FieldValue>) -> R) -> R {
+        let mut map = match std::mem::take(&mut self.0) {
+            Repr::Map(m) => m,
+            Repr::Lazy(l) => l.into_map(),
+        };
+        let out = f(&mut map);
+        self.0 = Repr::Map(map);
+        out
+    }
+
+    fn into_map(self) -> BTreeMap<String, FieldValue> {
+        match self.0 {
+            Repr::Map(m) => m,
+            Repr::Lazy(l) => l.into_map(),
+        }
+    }
+
     /// The member `name`.
     pub fn get(&self, name: &str) -> Option<&FieldValue> {
-        self.0.get(name)
+        match &self.0 {
+            Repr::Map(m) => m.get(name),
+            Repr::Lazy(l) => l.get(name),
+        }
     }
 
     /// Sets a member, returning the previous one.
@@ -162,27 +244,28 @@ impl Record {
         name: impl Into<String>,
         value: impl Into<Field>,
     ) -> Option<FieldValue> {
-        self.0.insert(name.into(), FieldValue::Field(value.into()))
+        let (name, value) = (name.into(), FieldValue::Field(value.into()));
+        self.with_map(|m| m.insert(name, value))
     }
 
     /// Removes a member.
     pub fn remove(&mut self, name: &str) -> Option<FieldValue> {
-        self.0.remove(name)
+        self.with_map(|m| m.remove(name))
     }
 
     /// The members, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldValue)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.map().iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// How many members.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.map().len()
     }
 
     /// Whether there are no members.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.map().is_empty()
     }
 
     /// The record's `sys_id` value.
@@ -192,7 +275,10 @@ impl Record {
 
     /// The value (or display value when only that was sent) of `name`.
     pub fn str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(FieldValue::as_str)
+        match &self.0 {
+            Repr::Map(m) => m.get(name).and_then(FieldValue::as_str),
+            Repr::Lazy(l) => l.str(name),
+        }
     }
 
     fn typed<T>(
@@ -240,7 +326,7 @@ impl Record {
 
 impl FromIterator<(String, FieldValue)> for Record {
     fn from_iter<I: IntoIterator<Item = (String, FieldValue)>>(iter: I) -> Self {
-        Record(iter.into_iter().collect())
+        Record(Repr::Map(iter.into_iter().collect()))
     }
 }
 
@@ -248,7 +334,7 @@ impl IntoIterator for Record {
     type Item = (String, FieldValue);
     type IntoIter = std::collections::btree_map::IntoIter<String, FieldValue>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.into_map().into_iter()
     }
 }
 

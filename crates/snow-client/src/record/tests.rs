@@ -210,3 +210,45 @@ fn record_objects_become_fields_only_in_the_field_shape_and_stay_whole_otherwise
         }
     }
 }
+
+#[test]
+fn a_received_record_is_kept_as_json_until_changed() {
+    let json = br#"{"number":"INC1","caller_id":{"link":"https://x/api/now/table/sys_user/1","value":"1"},"short_description":"a \"quoted\" word","n":5,"number":"INC2"}"#;
+    let mut r = Record::from_json(json).unwrap();
+    assert!(matches!(r.0, Repr::Lazy(_)));
+    // The last of two members of one name counts, as in a map.
+    assert_eq!(r.str("number"), Some("INC2"));
+    assert_eq!(
+        r.get("caller_id").and_then(FieldValue::link),
+        Some("https://x/api/now/table/sys_user/1")
+    );
+    assert_eq!(r.str("caller_id"), Some("1"));
+    assert_eq!(r.str("short_description"), Some("a \"quoted\" word"));
+    assert_eq!(r.i64("n").unwrap(), Some(5));
+    assert_eq!(r.len(), 4);
+    let before = r.clone();
+    r.insert("state", "2");
+    assert!(matches!(r.0, Repr::Map(_)));
+    assert_eq!(r.str("state"), Some("2"));
+    assert_eq!(before.get("state"), None, "the clone is its own record");
+    assert_eq!(r.len(), 5);
+}
+
+#[test]
+fn records_with_escaped_names_or_bad_json_are_read_as_maps() {
+    let r = Record::from_json(br#"{"num\u0062er":"INC1"}"#).unwrap();
+    assert!(matches!(r.0, Repr::Map(_)));
+    assert_eq!(r.str("number"), Some("INC1"));
+    for bad in [
+        &br#"{"a":"\ud800"}"#[..],
+        br#"{"a":1e999999}"#,
+        br#"["a"]"#,
+        br#"{"a":"b"} x"#,
+    ] {
+        let lazy = Record::from_json(bad).unwrap_err().to_string();
+        let eager = serde_json::from_slice::<Record>(bad)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(lazy, eager);
+    }
+}

@@ -30,6 +30,7 @@
 mod excerpt;
 pub(crate) mod link;
 mod scan;
+pub(crate) mod walk;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -161,14 +162,36 @@ fn span_in(whole: &[u8], part: &str) -> Range<usize> {
     start..start + part.len()
 }
 
+/// `T` from the JSON of one value, as `serde_json::from_slice` decodes it; a [`Record`] is
+/// kept as its JSON and read field by field when used (see [`Record`]).
+///
+/// [`Record`]: crate::Record
+pub(crate) fn from_json_slice<T: DeserializeOwned + 'static>(
+    bytes: &[u8],
+) -> Result<T, serde_json::Error> {
+    let mut slot: Option<T> = None;
+    if let Some(record) =
+        (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<crate::Record>>()
+    {
+        *record = Some(crate::Record::from_json(bytes)?);
+        if let Some(t) = slot {
+            return Ok(t);
+        }
+    }
+    serde_json::from_slice(bytes)
+}
+
 /// Decodes the record at `index` of a list result from its own bytes (see
 /// [`RawResponse::list_spans`]); a failure names the path as a whole-body decode would
 /// (`result[3].priority`).
 ///
 /// Records are decoded with plain serde_json; only a record that fails is decoded a second
 /// time with path tracking (which costs an allocation per key), to name where it failed.
-pub(crate) fn decode_list_item<T: DeserializeOwned>(item: &[u8], index: usize) -> Result<T, Error> {
-    let first_error = match serde_json::from_slice::<T>(item) {
+pub(crate) fn decode_list_item<T: DeserializeOwned + 'static>(
+    item: &[u8],
+    index: usize,
+) -> Result<T, Error> {
+    let first_error = match from_json_slice::<T>(item) {
         Ok(t) => return Ok(t),
         Err(e) if !e.is_data() => {
             return Err(Error::UnexpectedResponse {
@@ -448,8 +471,28 @@ impl<'a> RawResponse<'a> {
     /// truncated transactions, non-JSON) and returns the byte range of each record in the body,
     /// leaving the records undecoded: a caller decodes them one at a time with
     /// `decode_list_item`, so a page never needs its decoded records in memory all at once.
-    pub(crate) fn list_spans(&self) -> Result<Vec<Range<usize>>, Error> {
+    ///
+    /// A record is delimited here by its structure and read by serde_json when it is decoded:
+    /// a record whose inside is not JSON fails there, after the records before it, as a record
+    /// that does not fit the caller's type does.
+    pub(crate) fn list_spans(&self) -> Result<Vec<walk::RecordAt>, Error> {
         self.precheck()?;
+        // The common shape is delimited by its structure alone, without decoding the page
+        // before its records are decoded; anything else is read by serde_json below.
+        if self.status.is_success()
+            && let Some(spans) = walk::result_records(self.body)
+        {
+            return Ok(spans);
+        }
+        Ok(self
+            .decoded_list_spans()?
+            .into_iter()
+            .map(walk::RecordAt::bytes)
+            .collect())
+    }
+
+    /// [`list_spans`](Self::list_spans) after its pre-checks, by serde_json alone.
+    fn decoded_list_spans(&self) -> Result<Vec<Range<usize>>, Error> {
         match serde_json::from_slice::<RawEnvelope<'_>>(self.body) {
             Ok(env) => match (env.result, env.error) {
                 (Some(RawResult::Many(items)), None) if self.status.is_success() => Ok(items
@@ -473,6 +516,20 @@ impl<'a> RawResponse<'a> {
             }
             Err(e) => Err(self.explain_syntax(&e)),
         }
+    }
+
+    /// [`decode_one`](Self::decode_one), with a [`Record`](crate::Record) kept as its JSON
+    /// and read field by field (see [`Record`](crate::Record)).
+    pub(crate) fn decode_one_owned<T: DeserializeOwned + 'static>(&self) -> Result<T, Error> {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Record>()
+            && self.status.is_success()
+            && self.precheck().is_ok()
+            && let Some(record) = walk::result_object(self.body).and_then(|r| self.body.get(r))
+            && let Ok(t) = from_json_slice::<T>(record)
+        {
+            return Ok(t);
+        }
+        self.decode_one()
     }
 
     /// Decodes exactly one record: an object, or an array of exactly one

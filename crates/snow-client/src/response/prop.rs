@@ -118,10 +118,10 @@ proptest! {
             r.decode_result::<serde_json::Value>().map(|_| ()),
             r.expect_success(),
             r.list_spans().map(|spans| {
-                for (i, span) in spans.into_iter().enumerate() {
-                    let item = body.get(span).expect("spans lie inside the body");
+                for (i, at) in spans.into_iter().enumerate() {
+                    let item = body.get(at.bytes).expect("spans lie inside the body");
                     let _ = super::decode_list_item::<Record>(item, i);
-                    let _ = crate::list::probe_sys_id(item);
+                    let _ = crate::list::probe_sys_id(item, at.sys_id);
                 }
             }),
         ] {
@@ -151,8 +151,112 @@ proptest! {
     }
 }
 
+/// Well-formed pages: records of strings, references and the odd other value, with JSON
+/// whitespace between the parts and escapes in strings.
+fn pages() -> impl Strategy<Value = String> {
+    let ws = prop::sample::select(vec!["", " ", "\n", "\t ", "\r\n"]);
+    let text = "[a-z0-9 \\\\\"{}\\[\\],:\u{e9}]{0,16}";
+    let value = prop_oneof![
+        4 => text.prop_map(serde_json::Value::String),
+        1 => (text, text).prop_map(|(link, value)| serde_json::json!({"link": link, "value": value})),
+        1 => Just(serde_json::json!([1, {"a": [null, true]}, -2.5e3])),
+    ];
+    let record = prop::collection::vec(("[a-z_]{1,8}|sys_id", value), 0..6)
+        .prop_map(|members| serde_json::Value::Object(members.into_iter().collect()));
+    (prop::collection::vec(record, 0..5), ws.clone(), ws).prop_map(|(records, a, b)| {
+        let records: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+        format!(
+            "{a}{{{b}\"result\"{a}:{b}[{a}{}{b}]{a}}}{b}",
+            records.join(&format!("{a},{b}"))
+        )
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The structural walk finds the records serde_json finds, in every well-formed page.
+    #[test]
+    fn well_formed_pages_are_delimited_as_serde_delimits_them(page in pages()) {
+        let headers = HeaderMap::new();
+        let r = RawResponse::new(&Method::GET, StatusCode::OK, &headers, page.as_bytes());
+        let walked = super::walk::result_records(page.as_bytes());
+        prop_assert!(walked.is_some(), "{}", page);
+        let walked = walked.unwrap();
+        let decoded = r.decoded_list_spans().unwrap();
+        prop_assert_eq!(walked.iter().map(|at| at.bytes.clone()).collect::<Vec<_>>(), decoded);
+        for at in walked {
+            let item = &page.as_bytes()[at.bytes.clone()];
+            let by_serde = crate::list::decode_sys_id(item).unwrap();
+            prop_assert_eq!(&crate::list::probe_sys_id(item, None).unwrap(), &by_serde);
+            prop_assert_eq!(&crate::list::probe_sys_id(item, at.sys_id).unwrap(), &by_serde);
+        }
+    }
+
+    /// A record kept as its JSON reads as the same record decoded into a map: the same fields,
+    /// the same text, the same errors.
+    #[test]
+    fn records_kept_as_json_read_as_decoded_ones(body in bodies(), page in pages()) {
+        let mut items = vec![body];
+        if let Some(records) = super::walk::result_records(page.as_bytes()) {
+            items.extend(records.into_iter().map(|at| page.as_bytes()[at.bytes].to_vec()));
+        }
+        for item in items {
+            let kept = Record::from_json(&item);
+            let decoded = serde_json::from_slice::<Record>(&item);
+            match (kept, decoded) {
+                (Ok(kept), Ok(decoded)) => {
+                    for (name, value) in decoded.iter() {
+                        prop_assert_eq!(kept.str(name), value.as_str());
+                        prop_assert_eq!(kept.get(name), Some(value));
+                    }
+                    prop_assert_eq!(kept.get("no such field"), None);
+                    prop_assert_eq!(&kept, &decoded);
+                    prop_assert_eq!(format!("{kept:?}"), format!("{decoded:?}"));
+                    prop_assert_eq!(
+                        serde_json::to_string(&kept).ok(),
+                        serde_json::to_string(&decoded).ok()
+                    );
+                    let mut changed = kept.clone();
+                    changed.insert("zz", "1");
+                    prop_assert_eq!(changed.len(), decoded.len() + usize::from(decoded.get("zz").is_none()));
+                    prop_assert_eq!(kept.into_iter().collect::<Vec<_>>(), decoded.into_iter().collect::<Vec<_>>());
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "kept {:?}, decoded {:?}", a, b),
+            }
+        }
+    }
+
+    /// Whatever the bytes: where the walk delimits records, serde_json either finds the same
+    /// ones or fails on one of them (which that record's decoding then reports); where serde
+    /// reads a sys_id, the probe reads the same.
+    #[test]
+    fn the_walk_never_hides_what_serde_would_report(body in bodies()) {
+        let headers = HeaderMap::new();
+        let r = RawResponse::new(&Method::GET, StatusCode::OK, &headers, &body);
+        if let Some(walked) = super::walk::result_records(&body) {
+            let some_record_is_not_json = walked.iter().any(|at| {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&body[at.bytes.clone()]).is_err()
+            });
+            match r.decoded_list_spans() {
+                Ok(decoded) => {
+                    let spans: Vec<_> = walked.iter().map(|at| at.bytes.clone()).collect();
+                    prop_assert_eq!(decoded, spans);
+                }
+                Err(_) => prop_assert!(some_record_is_not_json),
+            }
+            for at in walked {
+                let item = &body[at.bytes.clone()];
+                if let Ok(id) = crate::list::decode_sys_id(item) {
+                    prop_assert_eq!(crate::list::probe_sys_id(item, at.sys_id).ok(), Some(id));
+                }
+            }
+        }
+        if let Ok(id) = crate::list::decode_sys_id(&body) {
+            prop_assert_eq!(crate::list::probe_sys_id(&body, None).ok(), Some(id));
+        }
+    }
 
     /// `X-Attachment-Metadata` is JSON text from the server.
     #[test]

@@ -467,7 +467,7 @@ fn spans(status: u16, body: &str) -> Result<Vec<String>, Error> {
     let spans = resp(&Method::GET, status, &h, body.as_bytes()).list_spans()?;
     Ok(spans
         .into_iter()
-        .map(|r| body.get(r).unwrap_or("<out of range>").to_owned())
+        .map(|r| body.get(r.bytes).unwrap_or("<out of range>").to_owned())
         .collect())
 }
 
@@ -574,9 +574,14 @@ fn each_malformed_body_says_what_is_wrong() {
     // The same through the lazy list path, when the record is read.
     let r = resp(&Method::GET, 200, &h, deep.as_bytes());
     let spans = r.list_spans().unwrap();
-    let e = super::decode_list_item::<Record>(&deep.as_bytes()[spans[0].clone()], 0).unwrap_err();
+    let e =
+        super::decode_list_item::<Record>(&deep.as_bytes()[spans[0].bytes.clone()], 0).unwrap_err();
     assert!(e.to_string().contains("nested"), "{e}");
+    // The list path delimits records by their structure; the bad bytes are reported when the
+    // record holding them is decoded.
     let r = resp(&Method::GET, 200, &h, &body);
-    let e = r.list_spans().map(|_| ()).unwrap_err();
+    let spans = r.list_spans().unwrap();
+    let e = super::decode_list_item::<Record>(&body[spans[0].bytes.clone()], 0).unwrap_err();
     assert!(e.to_string().contains("UTF-8"), "{e}");
+    assert!(e.to_string().contains("record 0"), "{e}");
 }

@@ -45,6 +45,39 @@ async fn offsets_grow_by_the_page_until_a_short_page() {
     dev.shutdown().await.unwrap();
 }
 
+/// Waits (up to 10 s) until the instance has seen `n` page requests.
+async fn until_requests(dev: &snow_devinstance::DevInstance, n: usize) -> Vec<(u64, u64)> {
+    for _ in 0..1000 {
+        if offsets(dev).len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    offsets(dev)
+}
+
+#[tokio::test]
+async fn pages_are_fetched_one_ahead_and_none_after_the_stream_is_dropped() {
+    let dev = start(1000).await;
+    let c = client(&dev, "admin");
+    let mut stream = c.table("incident").list().page_size(100).stream::<Record>();
+    stream.try_next().await.unwrap().unwrap();
+    // Not polled again, the stream fetches the second page on its own...
+    assert_eq!(until_requests(&dev, 2).await, vec![(0, 100), (100, 100)]);
+    // ...and no third before the first page is used up.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(offsets(&dev).len(), 2);
+    for _ in 0..100 {
+        stream.try_next().await.unwrap().unwrap();
+    }
+    assert_eq!(until_requests(&dev, 3).await.len(), 3);
+    // Dropped, it asks for nothing more.
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(offsets(&dev), vec![(0, 100), (100, 100), (200, 100)]);
+    dev.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn stream_follows_pages_in_stable_order_and_honours_limit_and_offset() {
     let dev = start(1000).await;

@@ -1,0 +1,183 @@
+//! [`Prefetch`]: the pages of a record stream, fetched one page ahead by a task of the runtime
+//! while the caller takes the records of the page before.
+
+use std::task::{Context, Poll};
+
+use futures_util::stream::{BoxStream, StreamExt};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use super::fetcher::PageOut;
+use crate::Error;
+
+type Pages<T> = BoxStream<'static, Result<PageOut<T>, Error>>;
+
+/// The pages of a record stream.
+///
+/// At the first poll, inside a Tokio runtime, the pages go to a task of their own: it fetches
+/// the next page (reads its body, finds its records) while the records of the current one are
+/// decoded and used, so a page's wait on the instance and its reading overlap the caller's work
+/// even when the caller awaits other things between records, and on a runtime with several
+/// threads they run on another one. The task asks for a page only once the one before has been
+/// taken, so the stream holds at most two pages (the one being yielded and the next); dropping
+/// the stream stops the task. Outside a runtime the pages are polled in place.
+pub(crate) struct Prefetch<T> {
+    state: State<T>,
+}
+
+enum State<T> {
+    /// Not polled yet: the pages, and what starts them (a function made where `T` is known to
+    /// be `Send`, so that polling needs no bound on it).
+    Idle(Pages<T>, fn(Pages<T>) -> State<T>),
+    /// Fetched by a task.
+    Task {
+        rx: mpsc::Receiver<Message<T>>,
+        _task: AbortOnDrop,
+    },
+    /// Polled in place.
+    Inline(Pages<T>),
+    /// Between two of the above.
+    Moving,
+}
+
+enum Message<T> {
+    Page(Result<PageOut<T>, Error>),
+    End,
+}
+
+/// Stops the page task when the stream is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn fetch_ahead<T>(mut pages: Pages<T>, tx: mpsc::Sender<Message<T>>) {
+    loop {
+        // Room first, then the page: no page is fetched before the one before it was taken.
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
+        match pages.next().await {
+            Some(page) => permit.send(Message::Page(page)),
+            None => {
+                permit.send(Message::End);
+                return;
+            }
+        }
+    }
+}
+
+/// A task for the pages inside a Tokio runtime; polling in place outside one.
+fn start<T: Send + 'static>(pages: Pages<T>) -> State<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let (tx, rx) = mpsc::channel(1);
+            let task = runtime.spawn(fetch_ahead(pages, tx).instrument(tracing::Span::current()));
+            State::Task {
+                rx,
+                _task: AbortOnDrop(task),
+            }
+        }
+        Err(_) => State::Inline(pages),
+    }
+}
+
+impl<T: Send + 'static> Prefetch<T> {
+    pub(crate) fn new(pages: Pages<T>) -> Self {
+        Self {
+            state: State::Idle(pages, start::<T>),
+        }
+    }
+}
+
+impl<T> Prefetch<T> {
+    /// Whether the pages are fetched without being polled: then the stream asks for the next
+    /// page only when it needs it.
+    pub(crate) fn runs_ahead(&self) -> bool {
+        matches!(self.state, State::Task { .. })
+    }
+
+    /// The next page; `None` after the last.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<PageOut<T>, Error>>> {
+        if matches!(self.state, State::Idle(..))
+            && let State::Idle(pages, start) = std::mem::replace(&mut self.state, State::Moving)
+        {
+            self.state = start(pages);
+        }
+        match &mut self.state {
+            State::Task { rx, .. } => rx.poll_recv(cx).map(|m| match m {
+                Some(Message::Page(page)) => Some(page),
+                Some(Message::End) => None,
+                // The task ended without saying so: its runtime is shutting down.
+                None => Some(Err(Error::Paging {
+                    reason: "the task fetching the pages stopped before the last page".into(),
+                })),
+            }),
+            State::Inline(pages) => pages.poll_next_unpin(cx),
+            State::Idle(..) | State::Moving => Poll::Ready(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use futures_util::stream;
+
+    use super::*;
+    use crate::list::pending::Pending;
+
+    /// Pages that count how many were made.
+    fn counted(made: Arc<AtomicU64>) -> Pages<u8> {
+        stream::unfold(made, |made| async move {
+            made.fetch_add(1, Ordering::SeqCst);
+            let page = PageOut {
+                records: Pending::empty(|_, _| Ok(0)),
+                expected: None,
+                span: None,
+            };
+            Some((Ok(page), made))
+        })
+        .boxed()
+    }
+
+    async fn next(p: &mut Prefetch<u8>) -> Option<Result<PageOut<u8>, Error>> {
+        std::future::poll_fn(|cx| p.poll_next(cx)).await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn in_a_runtime_the_next_page_is_made_without_being_polled() {
+        let made = Arc::new(AtomicU64::new(0));
+        let mut p = Prefetch::new(counted(made.clone()));
+        assert!(next(&mut p).await.is_some());
+        assert!(p.runs_ahead());
+        // Other work runs; the stream is not polled.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(made.load(Ordering::SeqCst), 2, "one page ahead, no more");
+        assert!(next(&mut p).await.is_some());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(made.load(Ordering::SeqCst), 3);
+        drop(p);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(made.load(Ordering::SeqCst), 3, "nothing after the drop");
+    }
+
+    #[test]
+    fn outside_a_runtime_pages_are_polled_in_place() {
+        let made = Arc::new(AtomicU64::new(0));
+        let mut p = Prefetch::new(counted(made.clone()));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(p.poll_next(&mut cx), Poll::Ready(Some(Ok(_)))));
+        assert!(!p.runs_ahead());
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+    }
+}
