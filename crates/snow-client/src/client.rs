@@ -373,7 +373,7 @@ impl Client {
     pub(crate) async fn send_buffered_into(
         &self,
         req: ApiRequest,
-        buffer: impl FnOnce(usize) -> bytes::BytesMut,
+        buffer: impl AsyncFnOnce(usize) -> bytes::BytesMut,
     ) -> Result<Buffered, Error> {
         request::send_buffered_into(self.sender(), req, buffer).await
     }

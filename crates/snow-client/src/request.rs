@@ -476,7 +476,7 @@ pub(crate) async fn send(
 
 /// Sends a request and reads the whole answer (at most the transport's body cap).
 pub(crate) async fn send_buffered(sender: Sender<'_>, req: ApiRequest) -> Result<Buffered, Error> {
-    send_buffered_into(sender, req, BytesMut::with_capacity).await
+    send_buffered_into(sender, req, async |n| BytesMut::with_capacity(n)).await
 }
 
 /// Most bytes reserved up front from a response's announced length.
@@ -488,13 +488,13 @@ const MAX_RESERVE: usize = 64 * 1024 * 1024;
 pub(crate) async fn send_buffered_into(
     sender: Sender<'_>,
     req: ApiRequest,
-    buffer: impl FnOnce(usize) -> BytesMut,
+    buffer: impl AsyncFnOnce(usize) -> BytesMut,
 ) -> Result<Buffered, Error> {
     let method = req.method().clone();
     let (parts, mut body) = send(sender, req).await?.into_parts();
     let hint = http_body::Body::size_hint(&body);
     let reserve = hint.exact().unwrap_or(hint.lower());
-    let mut buf = buffer(usize::try_from(reserve).unwrap_or(0).min(MAX_RESERVE));
+    let mut buf = buffer(usize::try_from(reserve).unwrap_or(0).min(MAX_RESERVE)).await;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| Error::from(TransportError::from(e)))?;
         if let Ok(data) = frame.into_data() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::PageOrder;
-use super::pending::{BufferPool, Pending};
+use super::pending::{BufferPool, Lease, Pending};
 use crate::Error;
 use crate::client::Client;
 use crate::params::ListParams;
@@ -79,16 +79,39 @@ impl Fetcher {
         }
     }
 
+    /// Pages of this stream are asked for ahead, at most `pages` held at once (see
+    /// [`BufferPool::bounded`]).
+    pub(crate) fn ask_ahead(mut self, pages: usize) -> Self {
+        self.pool = Arc::new(BufferPool::bounded(pages));
+        self
+    }
+
+    /// The pool page bodies are read into (and the pacing of a stream asking ahead).
+    pub(crate) fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
     /// The client the pages are fetched with.
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
-    /// Sends one page request, reading its body into a pooled buffer.
-    async fn get(&self, req: ApiRequest) -> Result<Buffered, Error> {
-        self.client
-            .send_buffered_into(req, |want| self.pool.take(want))
-            .await
+    /// Sends one page request and, once there is room for it, reads its body into a pooled
+    /// buffer, counted as held until its records are used up.
+    async fn get(&self, req: ApiRequest) -> Result<(Buffered, Lease), Error> {
+        let mut lease = None;
+        let resp = self
+            .client
+            .send_buffered_into(req, async |want| {
+                lease = Some(self.pool.lease().await);
+                self.pool.take(want)
+            })
+            .await?;
+        match lease {
+            Some(lease) => Ok((resp, lease)),
+            // The body was read without the buffer being asked for (cannot happen).
+            None => Ok((resp, self.pool.lease().await)),
+        }
     }
 
     /// One request of at most `size` records at `offset`; halves the size (down to 1) and asks
@@ -110,8 +133,8 @@ impl Fetcher {
                 .limit(size)
                 .offset(offset)
                 .to_pairs()?;
-            let resp = match self.get(self.request.clone().pairs(pairs)).await {
-                Ok(resp) => resp,
+            let (resp, lease) = match self.get(self.request.clone().pairs(pairs)).await {
+                Ok(got) => got,
                 // The connection dropped while the page was being read (the transport retries
                 // only failures before a response): a GET is safe to ask again.
                 Err(e) if e.is_dropped_connection() && dropped < MAX_DROPPED_READS => {
@@ -127,7 +150,7 @@ impl Fetcher {
                     let total = raw.total_count();
                     let next = next_link_of(&resp.parts.headers);
                     return Ok(Fetched {
-                        records: Pending::from_body(resp.body, spans, &self.pool),
+                        records: Pending::from_body(resp.body, spans, &self.pool, Some(lease)),
                         total,
                         size,
                         next,
@@ -152,12 +175,15 @@ impl Fetcher {
         uri: http::Uri,
     ) -> Result<(Pending<T>, Option<String>), Error> {
         // The caller's headers go with every page; the link carries the query.
-        let resp = self
+        let (resp, lease) = self
             .get(self.request.clone().retarget(Target::Uri(uri)))
             .await?;
         let spans = resp.raw().list_spans()?;
         let next = next_link_of(&resp.parts.headers);
-        Ok((Pending::from_body(resp.body, spans, &self.pool), next))
+        Ok((
+            Pending::from_body(resp.body, spans, &self.pool, Some(lease)),
+            next,
+        ))
     }
 
     /// Records `start..start+len` (one page, in several requests after a cancellation): the

@@ -94,6 +94,22 @@ impl<T: DeserializeOwned + Send + 'static> Offsets<T> {
         }
     }
 
+    /// Pages asked for at once: the configured number; a sequential stream that asks ahead has
+    /// the page after next asked for while the next is read, its body read only once there is
+    /// room for it (see [`BufferPool`](super::pending::BufferPool)), so the instance prepares it
+    /// meanwhile and the stream still holds at most two pages.
+    fn in_flight_at_most(&self) -> usize {
+        if self.asks_ahead() {
+            2
+        } else {
+            self.plan.concurrency
+        }
+    }
+
+    fn asks_ahead(&self) -> bool {
+        self.plan.concurrency == 1 && self.f.pool().asks_ahead()
+    }
+
     fn spawn(&mut self, offset: u64, len: u64) {
         if self.claimed_end.is_some_and(|c| offset >= c) {
             self.probe_sent = true;
@@ -108,7 +124,17 @@ impl<T: DeserializeOwned + Send + 'static> Offsets<T> {
 
     /// Keeps up to `concurrency` pages asked for (counting those that arrived early).
     fn fill(&mut self) {
-        while self.in_flight.len() + self.ready.len() < self.plan.concurrency {
+        while self.in_flight.len() + self.ready.len() < self.in_flight_at_most() {
+            // Asked ahead, a page goes only inside the announced total: one at or past its end
+            // (with no total, any page might be) waits for the pages before it, which may be
+            // short and end the stream.
+            let busy = !(self.in_flight.is_empty() && self.ready.is_empty());
+            if busy
+                && self.asks_ahead()
+                && self.claimed_end.is_none_or(|end| self.next_offset >= end)
+            {
+                break;
+            }
             match self.next_len() {
                 Some(len) => self.spawn(self.next_offset, len),
                 None => break,

@@ -4,9 +4,12 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
 
 use crate::Error;
 use crate::response::walk::RecordAt;
@@ -26,6 +29,8 @@ pub(crate) struct Pending<T> {
 /// One response body and the records left in it.
 pub(crate) struct Chunk {
     body: Bytes,
+    /// Counts the body among the pages the stream holds, until the chunk is dropped.
+    _lease: Option<Lease>,
     spans: std::vec::IntoIter<RecordAt>,
     /// Position of the next record in the response's `result` array (for error paths).
     index: usize,
@@ -154,8 +159,14 @@ impl<T> Pending<T> {
 }
 
 impl<T: DeserializeOwned + 'static> Pending<T> {
-    /// The records of one body; the body goes back to `pool` once they are all taken.
-    pub(crate) fn from_body(body: Bytes, spans: Vec<RecordAt>, pool: &Arc<BufferPool>) -> Self {
+    /// The records of one body; the body goes back to `pool` once they are all taken, and
+    /// `lease` ends then.
+    pub(crate) fn from_body(
+        body: Bytes,
+        spans: Vec<RecordAt>,
+        pool: &Arc<BufferPool>,
+        lease: Option<Lease>,
+    ) -> Self {
         let mut p = Self::empty(crate::response::decode_list_item::<T>);
         p.pool = Some(Arc::clone(pool));
         if spans.is_empty() {
@@ -164,6 +175,7 @@ impl<T: DeserializeOwned + 'static> Pending<T> {
             p.len = spans.len();
             p.chunks.push_back(Chunk {
                 body,
+                _lease: lease,
                 spans: spans.into_iter(),
                 index: 0,
             });
@@ -180,14 +192,94 @@ impl<T: DeserializeOwned + 'static> Pending<T> {
 /// serves later pages from the heap, where they fragment it: peak memory grew by ~18 MiB at
 /// 200,000 records and kept growing with the table. Reusing the same two or three buffers keeps
 /// memory flat.
+///
+/// It also paces a sequential stream that asks for pages ahead ([`BufferPool::bounded`]): the
+/// next page is asked for as soon as the page before it has been read, so the instance works
+/// on it while the caller uses the records already here, but its body is read only once the
+/// stream holds fewer than its bound of pages (or after [`GRACE`], see [`lease`]).
+///
+/// [`lease`]: BufferPool::lease
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {
     free: std::sync::Mutex<Vec<BytesMut>>,
+    /// Page bodies read and not used up yet ([`Lease`]s alive).
+    held: AtomicUsize,
+    /// Told when a lease ends.
+    room: Notify,
+    /// How many page bodies the stream may hold before another is read; `None`: no bound kept
+    /// here (concurrent pages are bounded by their number in flight).
+    bound: Option<usize>,
+    /// Set when a page waited for room longer than [`GRACE`]: the caller takes its time, and
+    /// pages are asked for only once there is room for them.
+    slow: AtomicBool,
+}
+
+/// The longest a page asked for ahead waits, its head received, before its body is read
+/// anyway. A caller slower than this gets its pages asked for only when there is room: a
+/// response is never left unread for long (the instance, and the total timeout, would not
+/// wait for it).
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
+
+/// One page body counted as held by its stream; dropping it makes room.
+#[derive(Debug)]
+pub(crate) struct Lease(Arc<BufferPool>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, Ordering::SeqCst);
+        self.0.room.notify_waiters();
+    }
 }
 
 impl BufferPool {
     /// Buffers kept for reuse at most (a stream holds two pages, plus requests in flight).
     const KEEP: usize = 4;
+
+    /// A pool for a stream holding at most `pages` page bodies while it asks ahead.
+    pub(crate) fn bounded(pages: usize) -> Self {
+        Self {
+            bound: Some(pages.max(1)),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the next page is asked for before there is room for it.
+    pub(crate) fn asks_ahead(&self) -> bool {
+        self.bound.is_some() && !self.slow.load(Ordering::SeqCst)
+    }
+
+    /// Counts one more page body held, until the lease is dropped: at once when the stream
+    /// holds fewer page bodies than its bound (or has none); otherwise once one of them is used
+    /// up, or after [`GRACE`] (then the caller counts as slow, and this no longer waits).
+    pub(crate) async fn lease(self: &Arc<Self>) -> Lease {
+        let Some(bound) = self.bound else {
+            self.held.fetch_add(1, Ordering::SeqCst);
+            return Lease(Arc::clone(self));
+        };
+        let take_one = || {
+            self.held
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                    (held < bound).then_some(held + 1)
+                })
+                .is_ok()
+        };
+        let wait = async {
+            loop {
+                let notified = self.room.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if take_one() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if self.slow.load(Ordering::SeqCst) || tokio::time::timeout(GRACE, wait).await.is_err() {
+            self.slow.store(true, Ordering::SeqCst);
+            self.held.fetch_add(1, Ordering::SeqCst);
+        }
+        Lease(Arc::clone(self))
+    }
 
     /// An empty buffer with room for `want` bytes: a returned one when there is one.
     pub(crate) fn take(&self, want: usize) -> BytesMut {
@@ -224,6 +316,45 @@ impl BufferPool {
 mod tests {
     use super::*;
 
+    #[tokio::test(start_paused = true)]
+    async fn a_page_is_read_once_there_is_room_or_after_the_grace() {
+        let pool = Arc::new(BufferPool::bounded(2));
+        assert!(pool.asks_ahead());
+        let (a, b) = (pool.lease().await, pool.lease().await);
+        // Two wait for room at once: one gets it when a page is used up, not both.
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                tokio::spawn(async move { pool.lease().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            waiting.iter().all(|w| !w.is_finished()),
+            "two pages held: no room"
+        );
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(waiting.iter().filter(|w| w.is_finished()).count(), 1);
+        assert_eq!(pool.held.load(Ordering::SeqCst), 2);
+        assert!(pool.asks_ahead());
+        // The other waits out the grace: read anyway, and no more asking ahead.
+        let started = tokio::time::Instant::now();
+        let mut leases = Vec::new();
+        for w in waiting {
+            leases.push(w.await.unwrap());
+        }
+        assert!(started.elapsed() >= GRACE - Duration::from_millis(200));
+        assert_eq!(pool.held.load(Ordering::SeqCst), 3);
+        assert!(!pool.asks_ahead());
+        drop((b, leases));
+        assert_eq!(pool.held.load(Ordering::SeqCst), 0);
+        // Unbounded (concurrent pages): never waits, never asks ahead.
+        let free = Arc::new(BufferPool::default());
+        let _l = free.lease().await;
+        assert!(!free.asks_ahead());
+    }
+
     #[test]
     fn pending_truncates_across_chunks() {
         let mut p = Pending::<u32>::empty(|b, _| Ok(u32::from(b[0])));
@@ -233,6 +364,7 @@ mod tests {
             chunk.len = body.len();
             chunk.chunks.push_back(Chunk {
                 body: Bytes::copy_from_slice(body),
+                _lease: None,
                 spans: Vec::into_iter(spans),
                 index: 0,
             });

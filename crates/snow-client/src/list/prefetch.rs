@@ -1,6 +1,7 @@
 //! [`Prefetch`]: the pages of a record stream, fetched one page ahead by a task of the runtime
 //! while the caller takes the records of the page before.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::{BoxStream, StreamExt};
@@ -8,6 +9,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::fetcher::PageOut;
+use super::pending::BufferPool;
 use crate::Error;
 
 type Pages<T> = BoxStream<'static, Result<PageOut<T>, Error>>;
@@ -18,9 +20,15 @@ type Pages<T> = BoxStream<'static, Result<PageOut<T>, Error>>;
 /// the next page (reads its body, finds its records) while the records of the current one are
 /// decoded and used, so a page's wait on the instance and its reading overlap the caller's work
 /// even when the caller awaits other things between records, and on a runtime with several
-/// threads they run on another one. The task asks for a page only once the one before has been
-/// taken, so the stream holds at most two pages (the one being yielded and the next); dropping
-/// the stream stops the task. Outside a runtime the pages are polled in place.
+/// threads they run on another one. Dropping the stream stops the task. Outside a runtime the
+/// pages are polled in place.
+///
+/// A sequential stream asks for the page after next before the next has been taken (offset
+/// paging: while the next is read; keyset and link paging: as soon as it is read) and reads its
+/// body once a page has been used up ([`BufferPool::lease`]): the instance prepares it
+/// while the caller works, and the stream still holds at most two pages. A caller that takes
+/// longer than [`GRACE`](super::pending::GRACE) over a page, or a stream fetching pages
+/// concurrently, has each page asked for only once the one before has been taken.
 pub(crate) struct Prefetch<T> {
     state: State<T>,
 }
@@ -28,7 +36,11 @@ pub(crate) struct Prefetch<T> {
 enum State<T> {
     /// Not polled yet: the pages, and what starts them (a function made where `T` is known to
     /// be `Send`, so that polling needs no bound on it).
-    Idle(Pages<T>, fn(Pages<T>) -> State<T>),
+    Idle(
+        Pages<T>,
+        Option<Arc<BufferPool>>,
+        fn(Pages<T>, Option<Arc<BufferPool>>) -> State<T>,
+    ),
     /// Fetched by a task.
     Task {
         rx: mpsc::Receiver<Message<T>>,
@@ -54,15 +66,29 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn fetch_ahead<T>(mut pages: Pages<T>, tx: mpsc::Sender<Message<T>>) {
+async fn fetch_ahead<T>(
+    mut pages: Pages<T>,
+    pool: Option<Arc<BufferPool>>,
+    tx: mpsc::Sender<Message<T>>,
+) {
     loop {
-        // Room first, then the page: no page is fetched before the one before it was taken.
-        let Ok(permit) = tx.reserve().await else {
-            return;
+        let message = if pool.as_ref().is_some_and(|p| p.asks_ahead()) {
+            // The page first (its body waits for room), then the place in the channel.
+            let page = pages.next().await;
+            let Ok(permit) = tx.reserve().await else {
+                return;
+            };
+            (permit, page)
+        } else {
+            // The place first: no page is asked for before the one before it was taken.
+            let Ok(permit) = tx.reserve().await else {
+                return;
+            };
+            (permit, pages.next().await)
         };
-        match pages.next().await {
-            Some(page) => permit.send(Message::Page(page)),
-            None => {
+        match message {
+            (permit, Some(page)) => permit.send(Message::Page(page)),
+            (permit, None) => {
                 permit.send(Message::End);
                 return;
             }
@@ -71,11 +97,12 @@ async fn fetch_ahead<T>(mut pages: Pages<T>, tx: mpsc::Sender<Message<T>>) {
 }
 
 /// A task for the pages inside a Tokio runtime; polling in place outside one.
-fn start<T: Send + 'static>(pages: Pages<T>) -> State<T> {
+fn start<T: Send + 'static>(pages: Pages<T>, pool: Option<Arc<BufferPool>>) -> State<T> {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             let (tx, rx) = mpsc::channel(1);
-            let task = runtime.spawn(fetch_ahead(pages, tx).instrument(tracing::Span::current()));
+            let task =
+                runtime.spawn(fetch_ahead(pages, pool, tx).instrument(tracing::Span::current()));
             State::Task {
                 rx,
                 _task: AbortOnDrop(task),
@@ -86,9 +113,12 @@ fn start<T: Send + 'static>(pages: Pages<T>) -> State<T> {
 }
 
 impl<T: Send + 'static> Prefetch<T> {
-    pub(crate) fn new(pages: Pages<T>) -> Self {
+    /// `ask_ahead`: the pool of a sequential stream whose next page may be asked for as soon
+    /// as the one before it is read (keyset and link paging, where each page's request comes
+    /// from the page before; offset paging asks ahead among its own pages in flight).
+    pub(crate) fn new(pages: Pages<T>, ask_ahead: Option<Arc<BufferPool>>) -> Self {
         Self {
-            state: State::Idle(pages, start::<T>),
+            state: State::Idle(pages, ask_ahead, start::<T>),
         }
     }
 }
@@ -106,9 +136,10 @@ impl<T> Prefetch<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<PageOut<T>, Error>>> {
         if matches!(self.state, State::Idle(..))
-            && let State::Idle(pages, start) = std::mem::replace(&mut self.state, State::Moving)
+            && let State::Idle(pages, pool, start) =
+                std::mem::replace(&mut self.state, State::Moving)
         {
-            self.state = start(pages);
+            self.state = start(pages, pool);
         }
         match &mut self.state {
             State::Task { rx, .. } => rx.poll_recv(cx).map(|m| match m {
@@ -157,7 +188,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn in_a_runtime_the_next_page_is_made_without_being_polled() {
         let made = Arc::new(AtomicU64::new(0));
-        let mut p = Prefetch::new(counted(made.clone()));
+        let mut p = Prefetch::new(counted(made.clone()), None);
         assert!(next(&mut p).await.is_some());
         assert!(p.runs_ahead());
         // Other work runs; the stream is not polled.
@@ -174,7 +205,7 @@ mod tests {
     #[test]
     fn outside_a_runtime_pages_are_polled_in_place() {
         let made = Arc::new(AtomicU64::new(0));
-        let mut p = Prefetch::new(counted(made.clone()));
+        let mut p = Prefetch::new(counted(made.clone()), None);
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(matches!(p.poll_next(&mut cx), Poll::Ready(Some(Ok(_)))));
         assert!(!p.runs_ahead());

@@ -204,12 +204,17 @@ impl ListRequest {
             Paging::Links => params.pagination_header_default(),
             Paging::Offset | Paging::Keyset => params.suppress_pagination_header(true),
         };
-        let fetcher = Fetcher::new(
+        let mut fetcher = Fetcher::new(
             self.client.clone(),
             self.request.clone(),
             params,
             self.cancel_retries,
         );
+        // One page at a time (keyset and link paging always are): the next is asked for while
+        // the caller uses the one before, and at most two are held.
+        if self.concurrency == 1 || self.paging != Paging::Offset {
+            fetcher = fetcher.ask_ahead(2);
+        }
         let plan = Plan {
             start: self.params.offset.unwrap_or(0),
             limit: self.params.limit,
@@ -246,12 +251,13 @@ impl ListRequest {
             Err(e) => return RecordStream::failed(e),
         };
         let check = OrderCheck::new(sorted_by_sys_id(&query));
+        let ask_ahead = (self.paging != Paging::Offset).then(|| Arc::clone(fetcher.pool()));
         let pages = match self.paging {
             Paging::Offset => super::offset::pages::<T>(fetcher, query, plan),
             Paging::Keyset => super::keyset::pages::<T>(fetcher, query, plan),
             Paging::Links => super::links::pages::<T>(fetcher, query, plan),
         };
-        let stream = RecordStream::new(pages, self.count_check, check);
+        let stream = RecordStream::new(pages, ask_ahead, self.count_check, check);
         match self.stream_timeout {
             Some(limit) => stream.timeout(limit),
             None => stream,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -11,7 +12,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use super::CountCheck;
 use super::check::{OrderCheck, PagePos, probe_sys_id};
 use super::fetcher::PageOut;
-use super::pending::Pending;
+use super::pending::{BufferPool, Pending};
 use super::prefetch::Prefetch;
 use crate::Error;
 
@@ -66,11 +67,12 @@ impl<T> fmt::Debug for RecordStream<T> {
 impl<T: Send + 'static> RecordStream<T> {
     pub(crate) fn new(
         pages: BoxStream<'static, Result<PageOut<T>, Error>>,
+        ask_ahead: Option<Arc<BufferPool>>,
         count_check: CountCheck,
         check: OrderCheck,
     ) -> Self {
         Self {
-            pages: Prefetch::new(pages),
+            pages: Prefetch::new(pages, ask_ahead),
             current: None,
             next: None,
             check,
@@ -89,6 +91,7 @@ impl<T: Send + 'static> RecordStream<T> {
     pub(crate) fn failed(e: Error) -> Self {
         Self::new(
             stream::once(async { Err(e) }).boxed(),
+            None,
             CountCheck::Off,
             OrderCheck::Off,
         )
