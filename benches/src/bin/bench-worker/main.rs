@@ -12,7 +12,8 @@
 //! - `w2`: `--requests` sequential GETs by sys_id (ids from `--ids FILE`, one a line), one
 //!   keep-alive connection; with `--ca FILE` over TLS.
 //! - `w3`: `--requests` GETs by sys_id, `--in-flight` (64) at a time.
-//! - `w4`: `--pages` pages of `--page-size` records, `--concurrency` pages at a time (snow only).
+//! - `w4`: `--pages` pages of `--page-size` records, `--concurrency` pages at a time (snow only;
+//!   `--ask-ahead 0`: a sequential stream asks for each page only when it has room for it).
 //! - `w5`: `--requests` concurrent requests through an OAuth client whose token the instance
 //!   has just expired (snow only; the driver expires it and counts the grants).
 //! - `ids`: writes `--requests` sys_ids of incidents to `--out FILE` (not timed).
@@ -44,6 +45,8 @@ pub(crate) struct Args {
     pub(crate) in_flight: usize,
     pub(crate) pages: u64,
     pub(crate) concurrency: usize,
+    /// Whether a sequential snow stream asks for the page after next before it is needed.
+    pub(crate) ask_ahead: bool,
     pub(crate) ids: Option<String>,
     pub(crate) out: Option<String>,
     pub(crate) ca: Option<String>,
@@ -52,7 +55,7 @@ pub(crate) struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let usage = "usage: bench-worker WORKLOAD CONTENDER --url URL [--records N] [--page-size N] \
-                 [--requests N] [--in-flight N] [--pages N] [--concurrency N] [--ids FILE] \
+                 [--requests N] [--in-flight N] [--pages N] [--concurrency N] [--ask-ahead 0|1] [--ids FILE] \
                  [--out FILE] [--ca FILE]";
     let workload = it.next().ok_or(usage)?;
     let contender = if workload == "ids" {
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
         in_flight: 64,
         pages: 100,
         concurrency: 1,
+        ask_ahead: true,
         ids: None,
         out: None,
         ca: None,
@@ -85,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
             "--in-flight" => a.in_flight = num(&value)?.max(1) as usize,
             "--pages" => a.pages = num(&value)?,
             "--concurrency" => a.concurrency = num(&value)?.max(1) as usize,
+            "--ask-ahead" => a.ask_ahead = num(&value)? != 0,
             "--ids" => a.ids = Some(value),
             "--out" => a.out = Some(value),
             "--ca" => a.ca = Some(value),

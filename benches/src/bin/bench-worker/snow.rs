@@ -39,7 +39,7 @@ pub(crate) async fn run(
         other => return Err(format!("unknown contender {other:?}").into()),
     };
     match w {
-        "w1" => stream_records(&client(args)?, args.records, args.page_size, 1, typed).await,
+        "w1" => stream_records(&client(args)?, args.records, args.page_size, 1, true, typed).await,
         "w2" => sequential(&client(args)?, &prepared.ids, typed).await,
         "w3" => in_flight(&client(args)?, prepared.ids, args.in_flight, typed).await,
         "w4" => {
@@ -49,6 +49,7 @@ pub(crate) async fn run(
                 records,
                 args.page_size,
                 args.concurrency,
+                args.ask_ahead,
                 typed,
             )
             .await
@@ -64,6 +65,7 @@ async fn stream_records(
     records: u64,
     page_size: u64,
     concurrency: usize,
+    ask_ahead: bool,
     typed: bool,
 ) -> Result<Outcome, BoxError> {
     let list = client
@@ -71,7 +73,8 @@ async fn stream_records(
         .list()
         .page_size(page_size)
         .limit(records)
-        .concurrency(concurrency);
+        .concurrency(concurrency)
+        .ask_ahead(ask_ahead);
     let mut out = Outcome::default();
     if typed {
         let mut s = list.stream::<Incident>();

@@ -136,10 +136,10 @@ pub(crate) fn table(res: &Results, plan: &Plan, out: &mut String) {
         w3a.map(|x| x > 1.0),
     );
 
-    let w4 = ratio(&res.w4, "snow-sequential", "snow-concurrent");
+    let w4 = ratio(&res.w4, "snow-one-at-a-time", "snow-concurrent");
     row(
         "W4",
-        "8 pages at a time ≥ 6× sequential",
+        "8 pages at a time ≥ 6× one at a time",
         show(w4, "×"),
         w4.map(|x| x >= 6.0),
     );

@@ -398,16 +398,20 @@ fn w4(ctx: &mut Ctx<'_>, inst: &Instance, res: &mut Results) -> Result {
     );
     inst.admin("POST", "/__dev/faults", Some(&fault))?;
     let records = plan.w4_pages * plan.w4_page;
+    // One page at a time (each asked for when needed), sequential as configured by default
+    // (the page after next asked for ahead), and several pages at once.
     let contenders: Vec<Contender> = [
-        ("snow-sequential", 1),
-        ("snow-concurrent", plan.w4_concurrency),
+        ("snow-one-at-a-time", 1, 0),
+        ("snow-sequential", 1, 1),
+        ("snow-concurrent", plan.w4_concurrency, 1),
     ]
     .into_iter()
-    .map(|(k, c)| {
+    .map(|(k, c, ahead)| {
         Contender::worker(k, "snow-typed", records)
             .arg("--pages", plan.w4_pages)
             .arg("--page-size", plan.w4_page)
             .arg("--concurrency", c)
+            .arg("--ask-ahead", ahead)
     })
     .collect();
     let series = ctx.programs.rounds(
@@ -422,7 +426,7 @@ fn w4(ctx: &mut Ctx<'_>, inst: &Instance, res: &mut Results) -> Result {
     let series = series?;
     ctx.section(
         &format!(
-            "W4: {} pages of {} records, {} ms added to each, sequential and {} at a time (load {})",
+            "W4: {} pages of {} records, {} ms added to each: one at a time, sequential (asking one ahead) and {} at a time (load {})",
             plan.w4_pages,
             plan.w4_page,
             plan.w4_latency_ms,

@@ -1,8 +1,16 @@
 //! Listing records: [`ListRequest`], the paging [`RecordStream`] and the buffered [`Page`].
 //!
 //! A list call reads pages of `page_size` records (1000 by default) and yields records one by
-//! one. Memory stays bounded: the page being yielded, one decoded page prefetched, and the pages
-//! in flight (one, or `concurrency` when fetching concurrently) — never the whole result.
+//! one. Pages are kept as received and each record is decoded when it is yielded. Memory stays
+//! bounded: one page fetching sequentially, at most two pages are held (the one being yielded
+//! and the next); fetching concurrently, the pages in flight as well — never the whole result.
+//!
+//! - **Fetching ahead.** Inside a Tokio runtime the pages are fetched by a task of their own, so
+//!   the next page is read while the caller uses the current one (even when the caller awaits
+//!   other work between records). A sequential stream also asks for the page after next before
+//!   it is needed and reads its body once a page has been used up: the instance prepares it
+//!   meanwhile. A caller that takes longer than two seconds over a page gets each page asked for
+//!   only when there is room for it. Dropping the stream stops the task.
 //!
 //! - **Stable order.** Offset paging over an unordered query can skip or repeat rows, so
 //!   `ORDERBYsys_id` is appended when the query has no order of its own
@@ -26,9 +34,10 @@
 //! API module.
 //!
 //! Files: `request.rs` (the builder), `stream.rs` ([`RecordStream`]), `page.rs` ([`Page`]),
-//! `pending.rs` (records received but not decoded yet, and the buffer pool), `fetcher.rs` (one
-//! page request, with its retries), and one file per paging mode: `offset.rs`, `keyset.rs`,
-//! `links.rs`.
+//! `pending.rs` (records received but not decoded yet, and the buffer pool that also paces
+//! asking ahead), `prefetch.rs` (the task that fetches the pages), `fetcher.rs` (one page
+//! request, with its retries), `check.rs` (the order and repetition checks), and one file per
+//! paging mode: `offset.rs`, `keyset.rs`, `links.rs`.
 
 mod check;
 mod fetcher;

@@ -39,6 +39,7 @@ pub struct ListRequest {
     count_check: CountCheck,
     paging: Paging,
     concurrency: usize,
+    ask_ahead: bool,
     page_order: PageOrder,
     cancel_retries: u32,
     stream_timeout: Option<std::time::Duration>,
@@ -74,6 +75,7 @@ impl ListRequest {
             count_check: CountCheck::default(),
             paging: Paging::default(),
             concurrency: 1,
+            ask_ahead: true,
             page_order: PageOrder::default(),
             cancel_retries: DEFAULT_CANCEL_RETRIES,
             stream_timeout: None,
@@ -125,6 +127,23 @@ impl ListRequest {
     /// Fetch up to `n` pages at once once the total is known (offset paging only).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Whether a sequential stream asks for the page after next before it is needed (on by
+    /// default): its request goes while the next page is read, its body is read once a page
+    /// has been used up, so the instance prepares it while the caller works (see the
+    /// [module documentation](crate::list)). Off, each page is asked for only when the stream
+    /// has room for it: no request is sent before it is needed (a stream dropped early never
+    /// leaves one page asked for in vain), at the cost of waiting on each page in turn.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
+    /// let mut stream = client.table("incident").list().ask_ahead(false).stream::<snow_client::Record>();
+    /// # Ok(()) }
+    /// ```
+    pub fn ask_ahead(mut self, on: bool) -> Self {
+        self.ask_ahead = on;
         self
     }
 
@@ -212,7 +231,7 @@ impl ListRequest {
         );
         // One page at a time (keyset and link paging always are): the next is asked for while
         // the caller uses the one before, and at most two are held.
-        if self.concurrency == 1 || self.paging != Paging::Offset {
+        if self.ask_ahead && (self.concurrency == 1 || self.paging != Paging::Offset) {
             fetcher = fetcher.ask_ahead(2);
         }
         let plan = Plan {

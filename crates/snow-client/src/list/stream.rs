@@ -18,11 +18,13 @@ use crate::Error;
 
 /// The records of a list call, page after page, as a [`Stream`].
 ///
-/// Holds at most the page being yielded and one page prefetched (plus the requests in flight
-/// when fetching concurrently). Pages are kept as received and each record is decoded when it
-/// is yielded, so memory is about two pages of JSON whatever the record type; a record that
-/// does not decode ends the stream with [`Error::Decode`] after the records before it. After an
-/// error the stream ends.
+/// Holds at most the page being yielded and the next one (plus the requests in flight when
+/// fetching concurrently); inside a Tokio runtime the next page is fetched by a task of its own
+/// while the current one is used (see the [module documentation](crate::list)). Pages are kept
+/// as received and each record is decoded when it is yielded, so memory is about two pages of
+/// JSON whatever the record type; a record that does not decode (or whose JSON is broken
+/// inside) ends the stream with an error after the records before it. After an error the
+/// stream ends.
 ///
 /// The stream trusts nothing the server says about the whole: `X-Total-Count` is a hint
 /// (paging ends at the first short or empty page; a record past the announced total ends the

@@ -81,6 +81,25 @@ async fn pages_are_asked_for_ahead_and_none_after_the_stream_is_dropped() {
 }
 
 #[tokio::test]
+async fn without_asking_ahead_a_page_is_asked_for_when_there_is_room() {
+    let dev = start(1000).await;
+    let c = client(&dev, "admin");
+    let mut stream = c
+        .table("incident")
+        .list()
+        .page_size(100)
+        .ask_ahead(false)
+        .stream::<Record>();
+    stream.try_next().await.unwrap().unwrap();
+    // The next page is still fetched while the first is used, but none after it.
+    assert_eq!(until_requests(&dev, 2).await, vec![(0, 100), (100, 100)]);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(offsets(&dev).len(), 2);
+    drop(stream);
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn concurrent_pages_are_asked_for_only_when_there_is_room() {
     let dev = start(1000).await;
     let c = client(&dev, "admin");
