@@ -24,9 +24,9 @@ use super::{Field, FieldValue, FieldValueVisitor};
 pub(super) struct LazyRecord {
     json: Box<str>,
     /// In arrival order; a name that comes twice counts with its last value.
-    members: Box<[Member]>,
+    members: Vec<Member>,
     /// The values decoded while reading (everything but plain strings).
-    decoded: Box<[FieldValue]>,
+    decoded: Vec<FieldValue>,
     /// Plain-string values as [`FieldValue`]s, made when [`get`](Self::get) is first called.
     cache: OnceLock<Box<[OnceLock<FieldValue>]>>,
     /// The whole record as a map, made when it is asked for as a whole.
@@ -52,19 +52,31 @@ impl LazyRecord {
     /// member name holds an escape: the caller decodes it eagerly then (which reports what is
     /// wrong, if anything).
     pub(super) fn read(bytes: &[u8]) -> Option<Self> {
+        Self::read_with(bytes, |de, base| de.deserialize_map(Index { base }))
+    }
+
+    /// Reads the record of an answer that is exactly `{"result":{...}}`, in the same one pass
+    /// (the answer's few bytes around the record are kept with it). `None` for any other shape.
+    pub(super) fn read_result(body: &[u8]) -> Option<Self> {
+        Self::read_with(body, |de, base| de.deserialize_map(Envelope { base }))
+    }
+
+    fn read_with(
+        bytes: &[u8],
+        read: impl FnOnce(
+            &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
+            usize,
+        ) -> Result<Indexed, serde_json::Error>,
+    ) -> Option<Self> {
         let json = std::str::from_utf8(bytes).ok()?;
         u32::try_from(json.len()).ok()?;
         let mut de = serde_json::Deserializer::from_str(json);
-        let (members, decoded) = de
-            .deserialize_map(Index {
-                base: json.as_ptr() as usize,
-            })
-            .ok()??;
+        let (members, decoded) = read(&mut de, json.as_ptr() as usize).ok()??;
         de.end().ok()?;
         Some(Self {
             json: json.into(),
-            members: members.into(),
-            decoded: decoded.into(),
+            members,
+            decoded,
             cache: OnceLock::new(),
             map: OnceLock::new(),
         })
@@ -186,6 +198,41 @@ impl<'de> Visitor<'de> for Index {
             members.push(Member { name, value });
         }
         Ok(plain_names.then_some((members, decoded)))
+    }
+}
+
+/// `{"result": <record>}` and nothing else.
+struct Envelope {
+    base: usize,
+}
+
+impl<'de> Visitor<'de> for Envelope {
+    type Value = Indexed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an answer")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Indexed, A::Error> {
+        // A name with an escape cannot be borrowed: an error here, and the answer is then
+        // decoded the ordinary way.
+        if map.next_key::<&'de str>()? != Some("result") {
+            return Ok(None);
+        }
+        let record = map.next_value_seed(IndexSeed { base: self.base })?;
+        let alone = map.next_key::<de::IgnoredAny>()?.is_none();
+        Ok(record.filter(|_| alone))
+    }
+}
+
+struct IndexSeed {
+    base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for IndexSeed {
+    type Value = Indexed;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Indexed, D::Error> {
+        d.deserialize_map(Index { base: self.base })
     }
 }
 

@@ -205,6 +205,12 @@ impl Record {
         }
     }
 
+    /// The record of an answer that is exactly `{"result":{...}}`, kept as its JSON; `None`
+    /// for any other answer (which the caller decodes the ordinary way).
+    pub(crate) fn from_result_json(body: &[u8]) -> Option<Self> {
+        lazy::LazyRecord::read_result(body).map(|l| Record(Repr::Lazy(Box::new(l))))
+    }
+
     fn map(&self) -> &BTreeMap<String, FieldValue> {
         match &self.0 {
             Repr::Map(m) => m,

@@ -252,3 +252,33 @@ fn records_with_escaped_names_or_bad_json_are_read_as_maps() {
         assert_eq!(lazy, eager);
     }
 }
+
+#[test]
+fn the_record_of_a_single_answer_is_read_in_one_pass_and_only_from_that_shape() {
+    let body = br#" {"result" : {"number":"INC1","n":{"value":"5"}} } "#;
+    let r = Record::from_result_json(body).unwrap();
+    assert!(matches!(r.0, Repr::Lazy(_)));
+    assert_eq!(r.str("number"), Some("INC1"));
+    assert_eq!(r.len(), 2);
+    // What it shows and writes is the record, not the answer around it.
+    let expected: Record = serde_json::from_str(r#"{"number":"INC1","n":{"value":"5"}}"#).unwrap();
+    assert_eq!(r, expected);
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::to_value(&expected).unwrap()
+    );
+    for other in [
+        &br#"{"result":{"a":"1"},"error":{}}"#[..],
+        br#"{"error":{},"result":{"a":"1"}}"#,
+        br#"{"result":[{"a":"1"}]}"#,
+        br#"{"result":{"a":"1"}"#,
+        br#"{"result":{"a":"1"}}}"#,
+        br#"{"re\u0073ult":{"a":"1"}}"#,
+    ] {
+        assert!(
+            Record::from_result_json(other).is_none(),
+            "{}",
+            String::from_utf8_lossy(other)
+        );
+    }
+}

@@ -521,13 +521,16 @@ impl<'a> RawResponse<'a> {
     /// [`decode_one`](Self::decode_one), with a [`Record`](crate::Record) kept as its JSON
     /// and read field by field (see [`Record`](crate::Record)).
     pub(crate) fn decode_one_owned<T: DeserializeOwned + 'static>(&self) -> Result<T, Error> {
-        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Record>()
+        let mut slot: Option<T> = None;
+        if let Some(record) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<crate::Record>>()
             && self.status.is_success()
             && self.precheck().is_ok()
-            && let Some(record) = walk::result_object(self.body).and_then(|r| self.body.get(r))
-            && let Ok(t) = from_json_slice::<T>(record)
         {
-            return Ok(t);
+            *record = crate::Record::from_result_json(self.body);
+            if let Some(t) = slot {
+                return Ok(t);
+            }
         }
         self.decode_one()
     }

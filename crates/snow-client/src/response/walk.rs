@@ -252,16 +252,6 @@ fn envelope_ends(body: &[u8], j: usize) -> bool {
     body.get(j) == Some(&b'}') && skip_ws(body, j + 1) == body.len()
 }
 
-/// The record of an answer shaped exactly `{"result":{...}}`; `None` for any other shape.
-pub(crate) fn result_object(body: &[u8]) -> Option<Range<usize>> {
-    let start = result_value(body)?;
-    if body.get(start) != Some(&b'{') {
-        return None;
-    }
-    let end = container_end(body, start)?;
-    envelope_ends(body, end).then_some(start..end)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,21 +321,6 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
-        }
-    }
-
-    #[test]
-    fn the_record_of_a_single_answer_is_delimited() {
-        let body = br#" {"result" : {"a":"}","b":{"c":1}} } "#;
-        let r = result_object(body).unwrap();
-        assert_eq!(&body[r], br#"{"a":"}","b":{"c":1}}"#);
-        for other in [
-            &br#"{"result":{"a":1},"error":{}}"#[..],
-            br#"{"result":[{"a":1}]}"#,
-            br#"{"result":{"a":1}"#,
-            br#"{"result":{"a":1}}}"#,
-        ] {
-            assert_eq!(result_object(other), None);
         }
     }
 
