@@ -158,4 +158,8 @@ impl Authenticator for ApiKey {
         }
         Ok(())
     }
+    /// A fixed credential: a 401 is final.
+    fn can_replay(&self) -> bool {
+        false
+    }
 }

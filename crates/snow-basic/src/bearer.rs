@@ -59,4 +59,8 @@ impl Authenticator for BearerToken {
             .insert(http::header::AUTHORIZATION, self.header.get()?);
         Ok(())
     }
+    /// A fixed credential: a 401 is final.
+    fn can_replay(&self) -> bool {
+        false
+    }
 }

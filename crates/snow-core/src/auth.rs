@@ -80,6 +80,20 @@ pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
         let _ = (request, response);
         Ok(AuthRetry::No)
     }
+
+    /// Whether [`on_unauthorized`](Self::on_unauthorized) can ever answer
+    /// [`AuthRetry::Replay`]: `true` unless overridden. An authenticator whose credential cannot
+    /// be renewed (a fixed password, key or token) returns `false`; the transport then keeps no
+    /// copy of a request for a replay and hands a 401 straight to the caller, without calling
+    /// `on_unauthorized`.
+    ///
+    /// ```
+    /// use snow_core::{Authenticator, NoAuth};
+    /// assert!(!NoAuth.can_replay());
+    /// ```
+    fn can_replay(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -93,6 +107,9 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
         response: &http::response::Parts,
     ) -> Result<AuthRetry, AuthError> {
         (**self).on_unauthorized(request, response).await
+    }
+    fn can_replay(&self) -> bool {
+        (**self).can_replay()
     }
 }
 
@@ -108,6 +125,9 @@ impl<A: Authenticator + ?Sized> Authenticator for Box<A> {
     ) -> Result<AuthRetry, AuthError> {
         (**self).on_unauthorized(request, response).await
     }
+    fn can_replay(&self) -> bool {
+        (**self).can_replay()
+    }
 }
 
 /// Sends requests without credentials (public endpoints, or a custom inner service that
@@ -119,6 +139,9 @@ pub struct NoAuth;
 impl Authenticator for NoAuth {
     async fn authenticate(&self, _request: &mut http::request::Parts) -> Result<(), AuthError> {
         Ok(())
+    }
+    fn can_replay(&self) -> bool {
+        false
     }
 }
 

@@ -122,6 +122,20 @@ where
     original.uri = instance
         .resolve_uri(&original.uri)
         .map_err(TransportError::refused_target)?;
+    if !auth.can_replay() {
+        // A 401 is final: no copy of the request is kept for a replay.
+        let mut parts = original;
+        auth.authenticate(&mut parts)
+            .await
+            .map_err(TransportError::Auth)?;
+        let sent = cache.get(&parts);
+        let mut resp = inner
+            .call(Request::from_parts(parts, body))
+            .await
+            .map_err(Into::into)?;
+        resp.extensions_mut().insert(sent);
+        return Ok(resp);
+    }
     let replay_body = body.try_clone();
 
     let mut parts = original.clone();

@@ -234,6 +234,53 @@ async fn a_streamed_body_is_never_replayed() {
     assert_eq!(server.seen()[0].body, "data");
 }
 
+/// [`Rotating`], saying it can never replay.
+#[derive(Debug, Default)]
+struct Final(Rotating);
+
+#[async_trait]
+impl Authenticator for Final {
+    async fn authenticate(&self, req: &mut http::request::Parts) -> Result<(), AuthError> {
+        self.0.authenticate(req).await
+    }
+    async fn on_unauthorized(
+        &self,
+        req: &http::request::Parts,
+        resp: &http::response::Parts,
+    ) -> Result<AuthRetry, AuthError> {
+        self.0.on_unauthorized(req, resp).await
+    }
+    fn can_replay(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn an_authenticator_that_cannot_replay_is_not_asked_and_the_401_is_the_answer() {
+    let server = serve(|_, _| async { reply(401, r#"{"error":{"message":"no"}}"#) }).await;
+    // Through an Arc, as the builder holds it: the answer is forwarded.
+    let auth = Arc::new(Final::default());
+    assert!(!auth.can_replay());
+    let t = Transport::builder(server.instance())
+        .auth(auth.clone())
+        .build()
+        .unwrap();
+    let resp = t
+        .send(
+            Request::put("/api/now/table/x/1")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(server.count(), 1);
+    assert_eq!(server.seen()[0].headers["authorization"], "Bearer t1");
+    assert_eq!(auth.0.unauthorized.load(Ordering::SeqCst), 0);
+    let body = resp.into_body().collect_bytes().await.unwrap();
+    assert!(body.starts_with(b"{\"error\""));
+}
+
 #[tokio::test]
 async fn basic_auth_does_not_replay() {
     let server =
@@ -248,6 +295,10 @@ async fn basic_auth_does_not_replay() {
     assert_eq!(server.count(), 1);
     let body = resp.into_body().collect_bytes().await.unwrap();
     assert!(body.starts_with(b"{\"error\""));
+    // Fixed credentials all say so: the transport keeps no copy for a replay.
+    assert!(!BasicAuth::new("admin", "wrong").can_replay());
+    assert!(!BearerToken::new("t").can_replay());
+    assert!(!ApiKey::new("k").can_replay());
 }
 
 #[tokio::test]
