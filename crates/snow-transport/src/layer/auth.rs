@@ -124,31 +124,14 @@ where
         .map_err(TransportError::refused_target)?;
     if !auth.can_replay() {
         // A 401 is final: no copy of the request is kept for a replay.
-        let mut parts = original;
-        auth.authenticate(&mut parts)
-            .await
-            .map_err(TransportError::Auth)?;
-        let sent = cache.get(&parts);
-        let mut resp = inner
-            .call(Request::from_parts(parts, body))
-            .await
-            .map_err(Into::into)?;
-        resp.extensions_mut().insert(sent);
-        return Ok(resp);
+        let (parts, sent) = with_credentials(&*auth, &cache, original).await?;
+        return send(&mut inner, parts, body, sent).await;
     }
     let replay_body = body.try_clone();
 
-    let mut parts = original.clone();
-    auth.authenticate(&mut parts)
-        .await
-        .map_err(TransportError::Auth)?;
-    let sent = cache.get(&parts);
-    let mut resp = inner
-        .call(Request::from_parts(parts.clone(), body))
-        .await
-        .map_err(Into::into)?;
+    let (parts, sent) = with_credentials(&*auth, &cache, original.clone()).await?;
+    let resp = send(&mut inner, parts.clone(), body, sent).await?;
     if resp.status() != StatusCode::UNAUTHORIZED {
-        resp.extensions_mut().insert(sent);
         return Ok(resp);
     }
 
@@ -158,23 +141,42 @@ where
         .await
         .map_err(TransportError::Auth)?;
     let (AuthRetry::Replay, Some(body)) = (decision, replay_body) else {
-        let mut resp = Response::from_parts(resp_parts, resp_body);
-        resp.extensions_mut().insert(sent);
-        return Ok(resp);
+        return Ok(Response::from_parts(resp_parts, resp_body));
     };
     drop(resp_body);
     tracing::debug!(method = %original.method, "replaying the request once after 401 with fresh credentials");
 
-    let mut parts = original;
+    let (parts, sent) = with_credentials(&*auth, &cache, original).await?;
+    // The same service sends the replay once it is ready again (no clone kept for it).
+    inner.ready().await.map_err(Into::into)?;
+    send(&mut inner, parts, body, sent).await
+}
+
+/// `parts` with the authenticator's credentials on, and the record of what they are.
+async fn with_credentials(
+    auth: &dyn Authenticator,
+    cache: &SentCache,
+    mut parts: http::request::Parts,
+) -> Result<(http::request::Parts, SentCredentials), BoxError> {
     auth.authenticate(&mut parts)
         .await
         .map_err(TransportError::Auth)?;
     let sent = cache.get(&parts);
-    // The same service sends the replay once it is ready again (no clone kept for it).
+    Ok((parts, sent))
+}
+
+/// Sends on `inner` (ready); the answer carries the record of the credentials sent.
+async fn send<S>(
+    inner: &mut S,
+    parts: http::request::Parts,
+    body: Body,
+    sent: SentCredentials,
+) -> Result<Response<ResponseBody>, BoxError>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>>,
+    S::Error: Into<BoxError>,
+{
     let mut resp = inner
-        .ready()
-        .await
-        .map_err(Into::into)?
         .call(Request::from_parts(parts, body))
         .await
         .map_err(Into::into)?;
