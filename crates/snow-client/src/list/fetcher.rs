@@ -96,22 +96,22 @@ impl Fetcher {
         &self.client
     }
 
-    /// Sends one page request and, once there is room for it, reads its body into a pooled
-    /// buffer, counted as held until its records are used up.
-    async fn get(&self, req: ApiRequest) -> Result<(Buffered, Lease), Error> {
+    /// Sends one page request and reads its body into a pooled buffer: once there is room for
+    /// it, counted as held until its records are used up; or at once, uncounted, when it is a
+    /// later piece of a page that holds its lease already (`piece`), so a page never waits for
+    /// room it takes itself.
+    async fn get(&self, req: ApiRequest, piece: bool) -> Result<(Buffered, Option<Lease>), Error> {
         let mut lease = None;
         let resp = self
             .client
             .send_buffered_into(req, async |want| {
-                lease = Some(self.pool.lease().await);
+                if !piece {
+                    lease = Some(self.pool.lease().await);
+                }
                 self.pool.take(want)
             })
             .await?;
-        match lease {
-            Some(lease) => Ok((resp, lease)),
-            // The body was read without the buffer being asked for (cannot happen).
-            None => Ok((resp, self.pool.lease().await)),
-        }
+        Ok((resp, lease))
     }
 
     /// One request of at most `size` records at `offset`; halves the size (down to 1) and asks
@@ -121,6 +121,17 @@ impl Fetcher {
         query: &Query,
         offset: u64,
         size: u64,
+    ) -> Result<Fetched<T>, Error> {
+        self.fetch_piece(query, offset, size, false).await
+    }
+
+    /// [`fetch`](Self::fetch), for a later piece of a page (`piece`: see [`get`](Self::get)).
+    async fn fetch_piece<T: DeserializeOwned + 'static>(
+        &self,
+        query: &Query,
+        offset: u64,
+        size: u64,
+        piece: bool,
     ) -> Result<Fetched<T>, Error> {
         let mut size = size.max(1);
         let mut retries = 0;
@@ -133,7 +144,7 @@ impl Fetcher {
                 .limit(size)
                 .offset(offset)
                 .to_pairs()?;
-            let (resp, lease) = match self.get(self.request.clone().pairs(pairs)).await {
+            let (resp, lease) = match self.get(self.request.clone().pairs(pairs), piece).await {
                 Ok(got) => got,
                 // The connection dropped while the page was being read (the transport retries
                 // only failures before a response): a GET is safe to ask again.
@@ -150,7 +161,7 @@ impl Fetcher {
                     let total = raw.total_count();
                     let next = next_link_of(&resp.parts.headers);
                     return Ok(Fetched {
-                        records: Pending::from_body(resp.body, spans, &self.pool, Some(lease)),
+                        records: Pending::from_body(resp.body, spans, &self.pool, lease),
                         total,
                         size,
                         next,
@@ -176,12 +187,12 @@ impl Fetcher {
     ) -> Result<(Pending<T>, Option<String>), Error> {
         // The caller's headers go with every page; the link carries the query.
         let (resp, lease) = self
-            .get(self.request.clone().retarget(Target::Uri(uri)))
+            .get(self.request.clone().retarget(Target::Uri(uri)), false)
             .await?;
         let spans = resp.raw().list_spans()?;
         let next = next_link_of(&resp.parts.headers);
         Ok((
-            Pending::from_body(resp.body, spans, &self.pool, Some(lease)),
+            Pending::from_body(resp.body, spans, &self.pool, lease),
             next,
         ))
     }
@@ -202,7 +213,8 @@ impl Fetcher {
         let mut short = false;
         while pos < end {
             let want = size.min(end - pos);
-            let got = self.fetch::<T>(query, pos, want).await?;
+            // The first piece waits for room and holds it for the whole page.
+            let got = self.fetch_piece::<T>(query, pos, want, pos > start).await?;
             if total.is_none() {
                 total = got.total;
             }
@@ -216,5 +228,53 @@ impl Fetcher {
             }
         }
         Ok((out, total, short))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use snow_devinstance::{DevConfig, DevInstance, FaultKind, FaultRule, Trigger};
+
+    use crate::{Client, Record};
+
+    /// A page fetched in pieces after a cancellation holds one place among the pages a stream
+    /// keeps: its later pieces do not wait for room it takes itself (with the caller holding
+    /// the other place, the second piece waited out the grace, and the stream stopped asking
+    /// ahead for good).
+    #[tokio::test]
+    async fn the_pieces_of_a_page_take_no_room_of_their_own() {
+        let dev = DevInstance::start(DevConfig {
+            records: 40,
+            ..DevConfig::default()
+        })
+        .await
+        .unwrap();
+        let client = Client::basic(dev.base_url(), "admin", "admin").unwrap();
+        let list = client.table("incident").list().page_size(20);
+        let (fetcher, query, _) = list.plan().unwrap();
+        let pool = fetcher.pool().clone();
+        assert!(pool.asks_ahead());
+        // The caller holds the page before.
+        let _held = pool.lease().await;
+        dev.admin().add_fault(
+            FaultRule::new(FaultKind::TransactionCancelled, Trigger::Next { n: 1 })
+                .path_prefix("/api/now/table/incident"),
+        );
+        let (records, _, short) = fetcher.range::<Record>(&query, 0, 20).await.unwrap();
+        assert_eq!(records.len(), 20, "the whole page, in two pieces");
+        assert!(!short);
+        let sizes: Vec<String> = dev
+            .admin()
+            .request_log()
+            .iter()
+            .filter_map(|r| {
+                r.query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("sysparm_limit=").map(str::to_owned))
+            })
+            .collect();
+        assert_eq!(sizes, ["20", "10", "10"], "cancelled, then two halves");
+        assert!(pool.asks_ahead(), "no piece waited for room");
+        dev.shutdown().await.unwrap();
     }
 }

@@ -1,6 +1,7 @@
 //! [`Prefetch`]: the pages of a record stream, fetched one page ahead by a task of the runtime
 //! while the caller takes the records of the page before.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -44,11 +45,11 @@ enum State<T> {
     /// Fetched by a task.
     Task {
         rx: mpsc::Receiver<Message<T>>,
-        _task: AbortOnDrop,
+        task: AbortOnDrop,
     },
     /// Polled in place.
     Inline(Pages<T>),
-    /// Between two of the above.
+    /// Between two of the above, or stopped: no page comes any more.
     Moving,
 }
 
@@ -105,7 +106,7 @@ fn start<T: Send + 'static>(pages: Pages<T>, pool: Option<Arc<BufferPool>>) -> S
                 runtime.spawn(fetch_ahead(pages, pool, tx).instrument(tracing::Span::current()));
             State::Task {
                 rx,
-                _task: AbortOnDrop(task),
+                task: AbortOnDrop(task),
             }
         }
         Err(_) => State::Inline(pages),
@@ -124,6 +125,12 @@ impl<T: Send + 'static> Prefetch<T> {
 }
 
 impl<T> Prefetch<T> {
+    /// No page is fetched any more: the task, if any, is stopped, and the page it may hold
+    /// goes with it (the stream ended, with an error or its deadline).
+    pub(crate) fn stop(&mut self) {
+        self.state = State::Moving;
+    }
+
     /// Whether the pages are fetched without being polled: then the stream asks for the next
     /// page only when it needs it.
     pub(crate) fn runs_ahead(&self) -> bool {
@@ -142,14 +149,23 @@ impl<T> Prefetch<T> {
             self.state = start(pages, pool);
         }
         match &mut self.state {
-            State::Task { rx, .. } => rx.poll_recv(cx).map(|m| match m {
-                Some(Message::Page(page)) => Some(page),
-                Some(Message::End) => None,
-                // The task ended without saying so: its runtime is shutting down.
-                None => Some(Err(Error::Paging {
-                    reason: "the task fetching the pages stopped before the last page".into(),
-                })),
-            }),
+            State::Task { rx, task } => match rx.poll_recv(cx) {
+                Poll::Ready(Some(Message::Page(page))) => Poll::Ready(Some(page)),
+                Poll::Ready(Some(Message::End)) => Poll::Ready(None),
+                // The task ended without saying so: it panicked (the panic goes on in the
+                // caller, as it would have with the pages polled in place), or its runtime is
+                // shutting down.
+                Poll::Ready(None) => match std::pin::Pin::new(&mut task.0).poll(cx) {
+                    Poll::Ready(Err(e)) if e.is_panic() => {
+                        std::panic::resume_unwind(e.into_panic())
+                    }
+                    Poll::Ready(_) => Poll::Ready(Some(Err(Error::Paging {
+                        reason: "the task fetching the pages stopped before the last page".into(),
+                    }))),
+                    Poll::Pending => Poll::Pending,
+                },
+                Poll::Pending => Poll::Pending,
+            },
             State::Inline(pages) => pages.poll_next_unpin(cx),
             State::Idle(..) | State::Moving => Poll::Ready(None),
         }
@@ -183,6 +199,17 @@ mod tests {
 
     async fn next(p: &mut Prefetch<u8>) -> Option<Result<PageOut<u8>, Error>> {
         std::future::poll_fn(|cx| p.poll_next(cx)).await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    #[should_panic(expected = "the page maker broke")]
+    async fn a_panic_in_the_page_task_goes_on_in_the_caller() {
+        let pages: Pages<u8> = stream::poll_fn(|_| -> Poll<Option<Result<PageOut<u8>, Error>>> {
+            panic!("the page maker broke")
+        })
+        .boxed();
+        let mut p = Prefetch::new(pages, None);
+        let _ = next(&mut p).await;
     }
 
     #[tokio::test(flavor = "current_thread")]

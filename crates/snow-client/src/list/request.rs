@@ -133,9 +133,10 @@ impl ListRequest {
     /// Whether a sequential stream asks for the page after next before it is needed (on by
     /// default): its request goes while the next page is read, its body is read once a page
     /// has been used up, so the instance prepares it while the caller works (see the
-    /// [module documentation](crate::list)). Off, each page is asked for only when the stream
-    /// has room for it: no request is sent before it is needed (a stream dropped early never
-    /// leaves one page asked for in vain), at the cost of waiting on each page in turn.
+    /// [module documentation](crate::list)). Off, a page is asked for only when the stream has
+    /// room for it: the next page is still fetched while the current one is used, but none
+    /// after it, so a stream dropped early leaves at most that one page asked for in vain, at
+    /// the cost of waiting on each page in turn.
     ///
     /// ```no_run
     /// # async fn demo(client: snow_client::Client) -> Result<(), snow_client::Error> {
@@ -209,7 +210,7 @@ impl ListRequest {
     }
 
     /// What fetches this call's pages, the query it sends, and how it pages.
-    fn plan(&self) -> Result<(Arc<Fetcher>, Query, Plan), Error> {
+    pub(super) fn plan(&self) -> Result<(Arc<Fetcher>, Query, Plan), Error> {
         let query = self.final_query()?;
         // Check every parameter once, before any request.
         self.params.clone().query(query.clone()).to_pairs()?;

@@ -116,8 +116,10 @@ impl<T> RecordStream<T> {
     }
 
     /// How many records the stream holds right now, received but not yielded yet: the rest of
-    /// the current page plus the prefetched page (never more than two pages when fetching
-    /// sequentially). They are kept as received and decoded one by one as they are yielded.
+    /// the current page plus the next page once the stream has taken it from its page task (a
+    /// page read by the task and not handed over yet is not counted; the stream never holds
+    /// more than two pages when fetching sequentially). They are kept as received and decoded
+    /// one by one as they are yielded.
     pub fn buffered(&self) -> usize {
         self.current.as_ref().map_or(0, Pending::len)
             + self.next.as_ref().map_or(0, |(p, _)| p.len())
@@ -189,7 +191,7 @@ impl<T> RecordStream<T> {
     }
 
     fn end(&mut self) -> Option<Error> {
-        self.finished = true;
+        self.finish();
         let expected = self.expected?;
         if expected == self.received {
             return None;
@@ -212,6 +214,18 @@ impl<T> RecordStream<T> {
     }
 }
 
+impl<T> RecordStream<T> {
+    /// Ends the stream: nothing more is fetched (the page task stops) and the pages held go.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.pages.stop();
+        self.pages_done = true;
+        self.current = None;
+        self.next = None;
+        self.deadline = None;
+    }
+}
+
 impl<T> Stream for RecordStream<T> {
     type Item = Result<T, Error>;
 
@@ -224,7 +238,7 @@ impl<T> Stream for RecordStream<T> {
             if let Some(deadline) = this.deadline.as_mut()
                 && deadline.as_mut().poll(cx).is_ready()
             {
-                this.finished = true;
+                this.finish();
                 return Poll::Ready(Some(Err(Error::Timeout(
                     snow_transport::TransportError::Timeout {
                         kind: snow_transport::TimeoutKind::Total,
@@ -268,9 +282,15 @@ impl<T> Stream for RecordStream<T> {
                     if !check.wants_ids() {
                         return Ok(());
                     }
-                    // A record that is not JSON is reported by its decoding, just after.
+                    // A record that is not JSON is reported by its decoding, just after (its
+                    // sys_id, found by the walk alone, does not make it a paging error).
                     match probe_sys_id(bytes, known) {
-                        Ok(id) => check.record(id.as_deref()),
+                        Ok(id) => check.record(id.as_deref()).or_else(|e| {
+                            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                                Ok(_) => Err(e),
+                                Err(_) => Ok(()),
+                            }
+                        }),
                         Err(_) => Ok(()),
                     }
                 })
@@ -278,21 +298,21 @@ impl<T> Stream for RecordStream<T> {
             match taken {
                 Some(Ok(item)) => {
                     if let Some(e) = this.past_expected() {
-                        this.finished = true;
+                        this.finish();
                         return Poll::Ready(Some(Err(e)));
                     }
                     this.received += 1;
                     return Poll::Ready(Some(Ok(item)));
                 }
                 Some(Err(e)) => {
-                    this.finished = true;
+                    this.finish();
                     return Poll::Ready(Some(Err(e)));
                 }
                 None => {
                     if this.current.take().is_some()
                         && let Err(e) = this.check.end()
                     {
-                        this.finished = true;
+                        this.finish();
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
@@ -303,7 +323,7 @@ impl<T> Stream for RecordStream<T> {
                 continue;
             }
             if let Some(e) = this.pending_error.take() {
-                this.finished = true;
+                this.finish();
                 return Poll::Ready(Some(Err(e)));
             }
             if this.pages_done {

@@ -169,16 +169,24 @@ fn span_in(whole: &[u8], part: &str) -> Range<usize> {
 pub(crate) fn from_json_slice<T: DeserializeOwned + 'static>(
     bytes: &[u8],
 ) -> Result<T, serde_json::Error> {
-    let mut slot: Option<T> = None;
-    if let Some(record) =
-        (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<crate::Record>>()
-    {
-        *record = Some(crate::Record::from_json(bytes)?);
-        if let Some(t) = slot {
-            return Ok(t);
-        }
+    if let Some(record) = as_record(|| crate::Record::from_json(bytes).map(Some)) {
+        return record;
     }
     serde_json::from_slice(bytes)
+}
+
+/// The record `make` gives, as a `T`, when `T` is [`Record`](crate::Record) (`make` is called
+/// only then); `None` for any other `T`, or when `make` gives no record.
+fn as_record<T: 'static, E>(
+    make: impl FnOnce() -> Result<Option<crate::Record>, E>,
+) -> Option<Result<T, E>> {
+    let mut slot: Option<T> = None;
+    let record = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<crate::Record>>()?;
+    match make() {
+        Ok(made) => *record = made,
+        Err(e) => return Some(Err(e)),
+    }
+    slot.map(Ok)
 }
 
 /// Decodes the record at `index` of a list result from its own bytes (see
@@ -521,16 +529,13 @@ impl<'a> RawResponse<'a> {
     /// [`decode_one`](Self::decode_one), with a [`Record`](crate::Record) kept as its JSON
     /// and read field by field (see [`Record`](crate::Record)).
     pub(crate) fn decode_one_owned<T: DeserializeOwned + 'static>(&self) -> Result<T, Error> {
-        let mut slot: Option<T> = None;
-        if let Some(record) =
-            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<crate::Record>>()
-            && self.status.is_success()
+        if self.status.is_success()
             && self.precheck().is_ok()
+            && let Some(record) = as_record(|| {
+                Ok::<_, std::convert::Infallible>(crate::Record::from_result_json(self.body))
+            })
         {
-            *record = crate::Record::from_result_json(self.body);
-            if let Some(t) = slot {
-                return Ok(t);
-            }
+            return record.map_err(|never| match never {});
         }
         self.decode_one()
     }

@@ -81,6 +81,39 @@ async fn pages_are_asked_for_ahead_and_none_after_the_stream_is_dropped() {
 }
 
 #[tokio::test]
+async fn a_stream_ended_by_an_error_asks_for_nothing_more() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Numbered {
+        #[allow(dead_code)]
+        number: u32,
+    }
+    let dev = start(1000).await;
+    // The second page takes a while, so the first page's error comes while it is on its way.
+    dev.admin().add_fault(
+        FaultRule::new(
+            FaultKind::Latency { millis: 400 },
+            Trigger::EveryNth { n: 2 },
+        )
+        .path_prefix(T),
+    );
+    let c = client(&dev, "admin");
+    let mut stream = c
+        .table("incident")
+        .list()
+        .page_size(100)
+        .stream::<Numbered>();
+    // "INC0000001" is no number: the first record ends the stream.
+    assert!(matches!(stream.try_next().await, Err(Error::Decode { .. })));
+    // Kept, not dropped: once the second page would have come, no third is asked for.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let asked = offsets(&dev);
+    assert!(asked.len() <= 2, "{asked:?}");
+    assert!(stream.try_next().await.unwrap().is_none());
+    assert_eq!(stream.buffered(), 0, "the pages held went with the error");
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn without_asking_ahead_a_page_is_asked_for_when_there_is_room() {
     let dev = start(1000).await;
     let c = client(&dev, "admin");

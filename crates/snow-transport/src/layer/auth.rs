@@ -20,7 +20,9 @@ use crate::layer::BoxFuture;
 /// base URL), and any other origin fails with [`TransportError::CrossOrigin`] unsent. When the instance answers
 /// `401`, the authenticator's [`on_unauthorized`](Authenticator::on_unauthorized) decides: on
 /// [`AuthRetry::Replay`] the request is authenticated again and sent once more, if its body is
-/// replayable. There is never more than one replay.
+/// replayable. There is never more than one replay. An authenticator whose
+/// [`can_replay`](Authenticator::can_replay) is `false` is not asked: its 401 is the answer, and
+/// no copy of the request is kept for a replay.
 #[derive(Clone)]
 pub struct AuthLayer {
     auth: Arc<dyn Authenticator>,
