@@ -256,33 +256,29 @@ async fn duplicated_or_reordered_rows_are_errors_naming_the_page() {
 
 #[tokio::test]
 async fn a_broken_record_is_a_decode_error_even_when_its_sys_id_repeats() {
+    /// The records of a server whose every page is `body`.
+    async fn stream_of(body: &'static str) -> (Vec<Record>, Option<Error>) {
+        let server =
+            serve(move |_, _| async move { snow_test_support::server::reply(200, body) }).await;
+        let c = Client::basic(&server.url(), "u", "p").unwrap();
+        drain(c.table("incident").list().page_size(10).no_count(true)).await
+    }
     // The second record names the first one's sys_id and is not JSON: what is wrong with it is
     // its JSON, and that is what the caller hears (not a paging error).
-    let server = serve(|_, _| async {
-        snow_test_support::server::reply(
-            200,
-            r#"{"result":[{"sys_id":"00000000000000000000000000000001","number":"1"},{"sys_id":"00000000000000000000000000000001","x":tru}]}"#,
-        )
-    })
+    let (got, err) = stream_of(
+        r#"{"result":[{"sys_id":"00000000000000000000000000000001","number":"1"},{"sys_id":"00000000000000000000000000000001","x":tru}]}"#,
+    )
     .await;
-    let c = Client::basic(&server.url(), "u", "p").unwrap();
-    let (got, err) = drain(c.table("incident").list().page_size(10).no_count(true)).await;
     assert_eq!(got.len(), 1);
     assert!(
         matches!(&err, Some(Error::UnexpectedResponse { reason, .. }) if reason.contains("malformed JSON")),
         "{err:?}"
     );
-
     // The same record with its JSON whole is a repeated row.
-    let server = serve(|_, _| async {
-        snow_test_support::server::reply(
-            200,
-            r#"{"result":[{"sys_id":"00000000000000000000000000000001","number":"1"},{"sys_id":"00000000000000000000000000000001","x":true}]}"#,
-        )
-    })
+    let (got, err) = stream_of(
+        r#"{"result":[{"sys_id":"00000000000000000000000000000001","number":"1"},{"sys_id":"00000000000000000000000000000001","x":true}]}"#,
+    )
     .await;
-    let c = Client::basic(&server.url(), "u", "p").unwrap();
-    let (got, err) = drain(c.table("incident").list().page_size(10).no_count(true)).await;
     assert_eq!(got.len(), 1);
     assert!(matches!(&err, Some(Error::Paging { .. })), "{err:?}");
 }

@@ -132,6 +132,24 @@ async fn third_party_authenticator_plugs_in_unchanged() {
     assert!(!format!("{t:?}").contains("very-secret"));
 }
 
+/// `PUT {}` to a record through a transport authenticating with `auth`.
+async fn put_record(
+    server: &snow_test_support::server::RecordingServer,
+    auth: impl Authenticator,
+) -> http::Response<snow_transport::ResponseBody> {
+    let t = Transport::builder(server.instance())
+        .auth(auth)
+        .build()
+        .unwrap();
+    t.send(
+        Request::put("/api/now/table/x/1")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 /// Hands out token N on the Nth authentication and always asks for a replay after a 401.
 #[derive(Debug, Default)]
 struct Rotating {
@@ -176,18 +194,7 @@ async fn a_401_is_replayed_once_with_fresh_credentials() {
     })
     .await;
     let auth = Arc::new(Rotating::default());
-    let t = Transport::builder(server.instance())
-        .auth(auth.clone())
-        .build()
-        .unwrap();
-    let resp = t
-        .send(
-            Request::put("/api/now/table/x/1")
-                .body(Body::from("{}"))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let resp = put_record(&server, auth.clone()).await;
     assert_eq!(resp.status(), 200);
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
@@ -261,18 +268,7 @@ async fn an_authenticator_that_cannot_replay_is_not_asked_and_the_401_is_the_ans
     // Through an Arc, as the builder holds it: the answer is forwarded.
     let auth = Arc::new(Final::default());
     assert!(!auth.can_replay());
-    let t = Transport::builder(server.instance())
-        .auth(auth.clone())
-        .build()
-        .unwrap();
-    let resp = t
-        .send(
-            Request::put("/api/now/table/x/1")
-                .body(Body::from("{}"))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let resp = put_record(&server, auth.clone()).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(server.count(), 1);
     assert_eq!(server.seen()[0].headers["authorization"], "Bearer t1");
