@@ -219,7 +219,6 @@ impl<T> RecordStream<T> {
     fn finish(&mut self) {
         self.finished = true;
         self.pages.stop();
-        self.pages_done = true;
         self.current = None;
         self.next = None;
         self.deadline = None;

@@ -52,7 +52,7 @@ impl LazyRecord {
     /// member name holds an escape: the caller decodes it eagerly then (which reports what is
     /// wrong, if anything).
     pub(super) fn read(bytes: &[u8]) -> Option<Self> {
-        Self::read_with(bytes, |de, base| de.deserialize_map(Index { base }))
+        Self::read_with(bytes, |de, base| Index { base }.deserialize(de))
     }
 
     /// Reads the record of an answer that is exactly `{"result":{...}}`, in the same one pass
@@ -219,20 +219,16 @@ impl<'de> Visitor<'de> for Envelope {
         if map.next_key::<&'de str>()? != Some("result") {
             return Ok(None);
         }
-        let record = map.next_value_seed(IndexSeed { base: self.base })?;
+        let record = map.next_value_seed(Index { base: self.base })?;
         let alone = map.next_key::<de::IgnoredAny>()?.is_none();
         Ok(record.filter(|_| alone))
     }
 }
 
-struct IndexSeed {
-    base: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for IndexSeed {
+impl<'de> DeserializeSeed<'de> for Index {
     type Value = Indexed;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Indexed, D::Error> {
-        d.deserialize_map(Index { base: self.base })
+        d.deserialize_map(self)
     }
 }
 
