@@ -19,6 +19,7 @@ use crate::import_set::ImportSet;
 use crate::request::{self, ApiRequest, Buffered, Defaults, Sender};
 use crate::resource::Resource;
 use crate::table::Table;
+use crate::task::InFlight;
 
 /// A ServiceNow client: one instance, one transport (connection pool, TLS, retry, timeouts,
 /// authentication). Cloning is cheap and clones share everything.
@@ -50,14 +51,23 @@ use crate::table::Table;
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
-    defaults: Arc<Defaults>,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of a client share besides the transport.
+#[derive(Debug)]
+struct Shared {
+    /// The parameters and headers added to every request.
+    defaults: Defaults,
+    /// The requests in flight, to tell a lone request from one among several.
+    in_flight: InFlight,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("transport", &self.transport)
-            .field("defaults", &self.defaults)
+            .field("defaults", &self.shared.defaults)
             .finish()
     }
 }
@@ -79,7 +89,10 @@ impl Client {
     pub(crate) fn with_defaults(transport: Transport, defaults: Defaults) -> Self {
         Self {
             transport,
-            defaults: Arc::new(defaults),
+            shared: Arc::new(Shared {
+                defaults,
+                in_flight: InFlight::default(),
+            }),
         }
     }
 
@@ -347,14 +360,16 @@ impl Client {
 
     /// The parameters and headers this client adds to every request (batch items too).
     pub(crate) fn defaults(&self) -> &Defaults {
-        &self.defaults
+        &self.shared.defaults
     }
 
-    /// What requests are sent through: the transport and this client's defaults.
+    /// What requests are sent through: the transport, this client's defaults, and the count of
+    /// its requests in flight.
     fn sender(&self) -> Sender<'_> {
         Sender {
             transport: &self.transport,
-            defaults: &self.defaults,
+            defaults: &self.shared.defaults,
+            in_flight: &self.shared.in_flight,
         }
     }
 

@@ -160,6 +160,7 @@ pub mod resource;
 pub mod response;
 mod sys_id;
 pub mod table;
+mod task;
 
 pub use aggregate::Aggregate;
 pub use attachment::{Attachment, Attachments};

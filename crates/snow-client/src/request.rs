@@ -19,6 +19,7 @@ use snow_transport::{Body, ResponseBody, RetryNonIdempotent, Transport, Transpor
 
 use crate::Error;
 use crate::response::RawResponse;
+use crate::task::InFlight;
 
 /// The future of a request builder's `.await` (every builder implements `IntoFuture` with it).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'static>>;
@@ -461,6 +462,15 @@ pub(crate) fn url_error(e: snow_core::InstanceError) -> Error {
 pub(crate) struct Sender<'a> {
     pub(crate) transport: &'a Transport,
     pub(crate) defaults: &'a Defaults,
+    pub(crate) in_flight: &'a InFlight,
+}
+
+impl Sender<'_> {
+    /// `req` with the client's defaults, as the HTTP request the transport sends.
+    fn http(self, req: ApiRequest) -> Result<Request<Body>, Error> {
+        req.with_defaults(self.defaults)
+            .into_http(self.transport.instance())
+    }
 }
 
 /// Sends a request; the body streams as it arrives.
@@ -468,15 +478,23 @@ pub(crate) async fn send(
     sender: Sender<'_>,
     req: ApiRequest,
 ) -> Result<Response<ResponseBody>, Error> {
-    let req = req
-        .with_defaults(sender.defaults)
-        .into_http(sender.transport.instance())?;
+    let req = sender.http(req)?;
     Ok(sender.transport.send(req).await?)
 }
 
-/// Sends a request and reads the whole answer (at most the transport's body cap).
+/// Sends a request and reads the whole answer (at most the transport's body cap); while the
+/// client has other requests in flight, on a task of the runtime
+/// ([`on_runtime`](crate::task::on_runtime)). The answer comes back read, ready to decode on
+/// the caller's task.
 pub(crate) async fn send_buffered(sender: Sender<'_>, req: ApiRequest) -> Result<Buffered, Error> {
-    send_buffered_into(sender, req, async |n| BytesMut::with_capacity(n)).await
+    let method = req.method().clone();
+    let req = sender.http(req)?;
+    let transport = sender.transport.clone();
+    crate::task::on_runtime(sender.in_flight, async move {
+        let resp = transport.send(req).await?;
+        read_whole(method, resp, async |n| BytesMut::with_capacity(n)).await
+    })
+    .await
 }
 
 /// Most bytes reserved up front from a response's announced length.
@@ -491,7 +509,17 @@ pub(crate) async fn send_buffered_into(
     buffer: impl AsyncFnOnce(usize) -> BytesMut,
 ) -> Result<Buffered, Error> {
     let method = req.method().clone();
-    let (parts, mut body) = send(sender, req).await?.into_parts();
+    let resp = send(sender, req).await?;
+    read_whole(method, resp, buffer).await
+}
+
+/// Reads the whole of `resp` into one buffer from `buffer` (given the announced length, capped).
+async fn read_whole(
+    method: Method,
+    resp: Response<ResponseBody>,
+    buffer: impl AsyncFnOnce(usize) -> BytesMut,
+) -> Result<Buffered, Error> {
+    let (parts, mut body) = resp.into_parts();
     let hint = http_body::Body::size_hint(&body);
     let reserve = hint.exact().unwrap_or(hint.lower());
     let mut buf = buffer(usize::try_from(reserve).unwrap_or(0).min(MAX_RESERVE)).await;

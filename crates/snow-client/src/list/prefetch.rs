@@ -7,7 +7,9 @@ use std::task::{Context, Poll};
 
 use futures_util::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
+use tracing::instrument::WithSubscriber;
 
 use super::fetcher::PageOut;
 use super::pending::BufferPool;
@@ -21,8 +23,8 @@ type Pages<T> = BoxStream<'static, Result<PageOut<T>, Error>>;
 /// the next page (reads its body, finds its records) while the records of the current one are
 /// decoded and used, so a page's wait on the instance and its reading overlap the caller's work
 /// even when the caller awaits other things between records, and on a runtime with several
-/// threads they run on another one. Dropping the stream stops the task. Outside a runtime the
-/// pages are polled in place.
+/// threads they run on another one. The task carries the caller's span and subscriber.
+/// Dropping the stream stops the task. Outside a runtime the pages are polled in place.
 ///
 /// A sequential stream asks for the page after next before the next has been taken (offset
 /// paging: while the next is read; keyset and link paging: as soon as it is read) and reads its
@@ -45,7 +47,7 @@ enum State<T> {
     /// Fetched by a task.
     Task {
         rx: mpsc::Receiver<Message<T>>,
-        task: AbortOnDrop,
+        task: AbortOnDropHandle<()>,
     },
     /// Polled in place.
     Inline(Pages<T>),
@@ -56,15 +58,6 @@ enum State<T> {
 enum Message<T> {
     Page(Result<PageOut<T>, Error>),
     End,
-}
-
-/// Stops the page task when the stream is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 async fn fetch_ahead<T>(
@@ -102,11 +95,14 @@ fn start<T: Send + 'static>(pages: Pages<T>, pool: Option<Arc<BufferPool>>) -> S
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             let (tx, rx) = mpsc::channel(1);
-            let task =
-                runtime.spawn(fetch_ahead(pages, pool, tx).instrument(tracing::Span::current()));
+            let task = runtime.spawn(
+                fetch_ahead(pages, pool, tx)
+                    .in_current_span()
+                    .with_current_subscriber(),
+            );
             State::Task {
                 rx,
-                task: AbortOnDrop(task),
+                task: AbortOnDropHandle::new(task),
             }
         }
         Err(_) => State::Inline(pages),
@@ -155,7 +151,7 @@ impl<T> Prefetch<T> {
                 // The task ended without saying so: it panicked (the panic goes on in the
                 // caller, as it would have with the pages polled in place), or its runtime is
                 // shutting down.
-                Poll::Ready(None) => match std::pin::Pin::new(&mut task.0).poll(cx) {
+                Poll::Ready(None) => match std::pin::Pin::new(task).poll(cx) {
                     Poll::Ready(Err(e)) if e.is_panic() => {
                         std::panic::resume_unwind(e.into_panic())
                     }

@@ -10,6 +10,7 @@ mod batch;
 #[cfg(feature = "blocking")]
 mod blocking;
 mod cmdb;
+mod concurrency;
 mod error_texts;
 mod errors;
 mod from_env;
