@@ -48,6 +48,32 @@ use crate::task::InFlight;
 /// let client = Client::new(transport);
 /// # Ok(()) }
 /// ```
+///
+/// # Many requests at once
+///
+/// Drive them from one task (`buffer_unordered`, `join_all`). On a runtime with several worker
+/// threads, a request sent while others of the client are in flight runs its transport stack
+/// and reads its answer on a task of the runtime, so the requests spread over its threads; each
+/// answer is decoded on your task. A request you drop is cancelled, its task with it. The
+/// transport's [`concurrency_limit`](snow_transport::TransportBuilder::concurrency_limit) caps
+/// how many are sent at once across every clone.
+///
+/// ```no_run
+/// use futures_util::stream::{self, StreamExt};
+/// use snow_client::{Client, Record};
+///
+/// # async fn demo(client: Client, ids: Vec<String>) -> Result<(), snow_client::Error> {
+/// let incidents = client.table("incident");
+/// let records: Vec<Record> = stream::iter(ids)
+///     .map(|id| incidents.get(id).into_future())
+///     .buffer_unordered(64)
+///     .collect::<Vec<_>>()
+///     .await
+///     .into_iter()
+///     .collect::<Result<_, _>>()?;
+/// # let _ = records;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
