@@ -52,11 +52,14 @@ use crate::task::InFlight;
 /// # Many requests at once
 ///
 /// Drive them from one task (`buffer_unordered`, `join_all`). On a runtime with several worker
-/// threads, a request sent while others of the client are in flight runs its transport stack
-/// and reads its answer on a task of the runtime, so the requests spread over its threads; each
-/// answer is decoded on your task. A request you drop is cancelled, its task with it. The
-/// transport's [`concurrency_limit`](snow_transport::TransportBuilder::concurrency_limit) caps
-/// how many are sent at once across every clone.
+/// threads, a request your task sends while it has others of the client in flight runs its
+/// transport stack and reads its answer on a task of the runtime, so the requests spread over
+/// its threads; each answer is decoded on your task. That task carries your span and `tracing`
+/// subscriber, not your task-local or thread-local values (a layer of yours should read
+/// per-request context from the request's extensions). A request you drop is cancelled
+/// promptly, its task with it. The transport's
+/// [`concurrency_limit`](snow_transport::TransportBuilder::concurrency_limit) caps how many are
+/// sent at once across every clone.
 ///
 /// ```no_run
 /// use futures_util::stream::{self, StreamExt};

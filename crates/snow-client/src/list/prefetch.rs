@@ -8,8 +8,6 @@ use std::task::{Context, Poll};
 use futures_util::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
-use tracing::Instrument;
-use tracing::instrument::WithSubscriber;
 
 use super::fetcher::PageOut;
 use super::pending::BufferPool;
@@ -23,7 +21,8 @@ type Pages<T> = BoxStream<'static, Result<PageOut<T>, Error>>;
 /// the next page (reads its body, finds its records) while the records of the current one are
 /// decoded and used, so a page's wait on the instance and its reading overlap the caller's work
 /// even when the caller awaits other things between records, and on a runtime with several
-/// threads they run on another one. The task carries the caller's span and subscriber.
+/// threads they run on another one. The task carries the caller's span and `tracing`
+/// dispatcher ([`carry`](crate::task::carry)).
 /// Dropping the stream stops the task. Outside a runtime the pages are polled in place.
 ///
 /// A sequential stream asks for the page after next before the next has been taken (offset
@@ -95,11 +94,7 @@ fn start<T: Send + 'static>(pages: Pages<T>, pool: Option<Arc<BufferPool>>) -> S
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             let (tx, rx) = mpsc::channel(1);
-            let task = runtime.spawn(
-                fetch_ahead(pages, pool, tx)
-                    .in_current_span()
-                    .with_current_subscriber(),
-            );
+            let task = runtime.spawn(crate::task::carry(fetch_ahead(pages, pool, tx)));
             State::Task {
                 rx,
                 task: AbortOnDropHandle::new(task),

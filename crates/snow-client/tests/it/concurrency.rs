@@ -4,7 +4,6 @@
 //! cancellation.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -101,40 +100,100 @@ async fn concurrent_requests_spread_over_the_runtime_threads_and_a_lone_one_stay
     );
 }
 
+/// Waits until `done()` holds (at most 10 s), and says whether it does.
+async fn eventually(done: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}
+
+/// The name of the current thread.
+fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("").to_owned()
+}
+
+/// A lone request of `client` runs on the caller's thread: no request is counted in flight.
+async fn a_lone_request_stays_in_place(client: &Client, threads: &Mutex<Vec<String>>) {
+    threads.lock().unwrap().clear();
+    client.table("incident").get("d".repeat(32)).await.unwrap();
+    assert_eq!(
+        threads.lock().unwrap().as_slice(),
+        [thread_name()].as_slice()
+    );
+}
+
+/// A client whose layer records the thread each request runs its stack on.
+fn recording_threads(instance: Instance) -> (Client, Arc<Mutex<Vec<String>>>) {
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let seen = threads.clone();
+    let client = client_with(instance, move |_| seen.lock().unwrap().push(thread_name()));
+    (client, threads)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_given_up_is_not_finished_in_the_background() {
-    // The answers never come in time; the caller gives up after 100 ms.
-    let server = records_after(Duration::from_secs(60)).await;
-    let started = Arc::new(AtomicUsize::new(0));
-    let count = started.clone();
-    let client = client_with(server.instance(), move |_| {
-        count.fetch_add(1, Ordering::SeqCst);
-    });
+    let capture = Capture::default();
+    let _log = capture.install();
+    // The answers to these two never come in time.
+    let server = serve(|seen: Seen, _| async move {
+        let slow = !seen.uri.path().ends_with(&"d".repeat(32));
+        if slow {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        snow_test_support::server::reply(200, r#"{"result":{"sys_id":"d"}}"#)
+    })
+    .await;
+    let (client, threads) = recording_threads(server.instance());
     let both = futures_util::future::join(
         client.table("incident").get("a".repeat(32)).into_future(),
         client.table("incident").get("b".repeat(32)).into_future(),
     );
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), both)
-            .await
-            .is_err()
-    );
-    assert_eq!(started.load(Ordering::SeqCst), 2);
-    // Both connections close once the requests are dropped, the one on a task of its own too
-    // (left running, it would hold its connection until the answer, a minute later).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while server.closed() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    // Given up once both have reached the server.
+    tokio::select! {
+        _ = both => panic!("answered"),
+        arrived = eventually(|| server.count() == 2) => assert!(arrived),
     }
-    assert_eq!(server.closed(), 2, "connections closed by the client");
+    let threads_then = threads.lock().unwrap().clone();
+    assert_eq!(threads_then.len(), 2);
+    assert_ne!(threads_then[1], thread_name(), "the second ran on a task");
+    // Both are cancelled, the one on a task of its own too (left running, it would wait for its
+    // answer a minute), and both connections close.
+    assert!(
+        eventually(|| client.stats().cancelled == 2).await,
+        "{:?}",
+        client.stats()
+    );
+    assert!(eventually(|| server.closed() == 2).await);
+    // What the stack logs as a request is cancelled goes to the caller's subscriber, also from
+    // the task dropped on another thread.
+    let log = capture.text();
+    assert_eq!(
+        log.matches("request cancelled before an answer arrived")
+            .count(),
+        2,
+        "{log}"
+    );
+    a_lone_request_stays_in_place(&client, &threads).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_request_on_its_own_task_goes_on_in_the_caller() {
     let server = records_after(Duration::from_millis(50)).await;
-    let client = client_with(server.instance(), |req| {
-        assert!(!req.uri().path().ends_with("boom"), "a layer panicked");
-    });
+    let (client, threads) = {
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = threads.clone();
+        let client = client_with(server.instance(), move |req| {
+            seen.lock().unwrap().push(thread_name());
+            assert!(
+                !req.uri().path().ends_with("boom"),
+                "a layer panicked on thread {:?}",
+                thread_name()
+            );
+        });
+        (client, threads)
+    };
     let calm = client.table("incident").get("c".repeat(32)).into_future();
     // Sent while the first is in flight: on a task of its own.
     let boom = AssertUnwindSafe(client.table("incident").get("boom").into_future()).catch_unwind();
@@ -146,7 +205,55 @@ async fn a_panic_in_a_request_on_its_own_task_goes_on_in_the_caller() {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_default();
-    assert!(text.contains("a layer panicked"), "{text}");
+    assert!(text.contains("a layer panicked on thread"), "{text}");
+    assert!(
+        !text.contains(&format!("{:?}", thread_name())),
+        "it panicked on a task of the runtime: {text}"
+    );
+    a_lone_request_stays_in_place(&client, &threads).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn on_a_current_thread_runtime_every_request_stays_in_place() {
+    let server = records_after(Duration::from_millis(5)).await;
+    let (client, threads) = recording_threads(server.instance());
+    let got = join_all(
+        ids(8)
+            .into_iter()
+            .map(|id| client.table("incident").get(id).into_future()),
+    )
+    .await;
+    assert!(got.iter().all(Result::is_ok));
+    assert_eq!(*threads.lock().unwrap(), vec![thread_name(); 8]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_each_sent_by_a_task_of_its_own_stay_on_that_task() {
+    let server = records_after(Duration::from_millis(20)).await;
+    let stack_tasks = Arc::new(Mutex::new(Vec::new()));
+    let seen = stack_tasks.clone();
+    let client = client_with(server.instance(), move |_| {
+        seen.lock().unwrap().push(tokio::task::try_id());
+    });
+    // Eight tasks, a request each, all in flight at once: each request's stack runs in the
+    // task that sent it (already spread over the runtime's threads), not in a task of its own.
+    let tasks: Vec<_> = ids(8)
+        .into_iter()
+        .map(|id| {
+            let client = client.clone();
+            tokio::spawn(async move { client.table("incident").get(id).await.map(|_| ()) })
+        })
+        .collect();
+    let senders: Vec<_> = tasks.iter().map(|t| Some(t.id())).collect();
+    for task in join_all(tasks).await {
+        task.unwrap().unwrap();
+    }
+    assert!(server.max_in_flight() > 1, "the requests overlapped");
+    let mut ran_in = stack_tasks.lock().unwrap().clone();
+    let mut senders = senders;
+    ran_in.sort();
+    senders.sort();
+    assert_eq!(ran_in, senders);
 }
 
 #[test]
@@ -175,6 +282,41 @@ fn requests_on_tasks_of_their_own_log_to_the_callers_subscriber_within_its_span(
         .filter(|l| l.contains("request answered"))
         .collect();
     assert_eq!(answered.len(), 8, "{log}");
+    assert!(
+        answered
+            .iter()
+            .all(|l| l.contains("caller_span:snow.request{")),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_streams_page_task_logs_to_the_callers_subscriber_within_its_span() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pages = runtime.block_on(async {
+        let dev = crate::common::start(5).await;
+        let client = crate::common::client(&dev, "admin");
+        let span = tracing::info_span!("caller_span");
+        let all = client.table("incident").list().page_size(2).all::<Record>();
+        let records = tracing::Instrument::instrument(all, span).await.unwrap();
+        assert_eq!(records.len(), 5);
+        let pages = crate::common::log_for(&dev, "/api/now/table/incident").len();
+        dev.shutdown().await.unwrap();
+        pages
+    });
+    assert!(pages >= 3, "{pages} pages");
+    let log = capture.text();
+    let answered: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request answered"))
+        .collect();
+    assert_eq!(answered.len(), pages, "{log}");
     assert!(
         answered
             .iter()

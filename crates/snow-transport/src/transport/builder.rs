@@ -267,6 +267,10 @@ impl TransportBuilder {
     /// Add a tower layer of your own on top of the stack (outside everything but the total
     /// timeout). The first layer added is the outermost.
     ///
+    /// A layer may run on another task than the caller's (snow-client runs concurrent requests
+    /// of one task on tasks of the runtime): read per-request context from the request's
+    /// extensions, not from task-local or thread-local values.
+    ///
     /// ```
     /// use snow_transport::{Instance, Transport};
     ///
