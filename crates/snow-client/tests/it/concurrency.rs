@@ -244,27 +244,47 @@ async fn requests_each_sent_by_a_task_of_its_own_stay_on_that_task() {
             tokio::spawn(async move { client.table("incident").get(id).await.map(|_| ()) })
         })
         .collect();
-    let senders: Vec<_> = tasks.iter().map(|t| Some(t.id())).collect();
+    let mut senders: Vec<_> = tasks.iter().map(|t| Some(t.id())).collect();
     for task in join_all(tasks).await {
         task.unwrap().unwrap();
     }
     assert!(server.max_in_flight() > 1, "the requests overlapped");
     let mut ran_in = stack_tasks.lock().unwrap().clone();
-    let mut senders = senders;
     ran_in.sort();
     senders.sort();
     assert_eq!(ran_in, senders);
+}
+
+/// A multi-thread runtime with two workers, for a test that installs a thread-local subscriber
+/// on its own thread first.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `log` shows `n` requests answered, each inside the caller's span `caller_span`.
+fn answered_in_caller_span(log: &str, n: usize) {
+    let answered: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request answered"))
+        .collect();
+    assert_eq!(answered.len(), n, "{log}");
+    assert!(
+        answered
+            .iter()
+            .all(|l| l.contains("caller_span:snow.request{")),
+        "{log}"
+    );
 }
 
 #[test]
 fn requests_on_tasks_of_their_own_log_to_the_callers_subscriber_within_its_span() {
     let capture = Capture::default();
     let _guard = capture.install();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     runtime.block_on(async {
         let server = records_after(Duration::from_millis(20)).await;
         let client = client_with(server.instance(), |_| {});
@@ -276,29 +296,14 @@ fn requests_on_tasks_of_their_own_log_to_the_callers_subscriber_within_its_span(
         let got = tracing::Instrument::instrument(join_all(gets), span).await;
         assert!(got.iter().all(Result::is_ok));
     });
-    let log = capture.text();
-    let answered: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("request answered"))
-        .collect();
-    assert_eq!(answered.len(), 8, "{log}");
-    assert!(
-        answered
-            .iter()
-            .all(|l| l.contains("caller_span:snow.request{")),
-        "{log}"
-    );
+    answered_in_caller_span(&capture.text(), 8);
 }
 
 #[test]
 fn a_streams_page_task_logs_to_the_callers_subscriber_within_its_span() {
     let capture = Capture::default();
     let _guard = capture.install();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let pages = runtime.block_on(async {
         let dev = crate::common::start(5).await;
         let client = crate::common::client(&dev, "admin");
@@ -311,16 +316,5 @@ fn a_streams_page_task_logs_to_the_callers_subscriber_within_its_span() {
         pages
     });
     assert!(pages >= 3, "{pages} pages");
-    let log = capture.text();
-    let answered: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("request answered"))
-        .collect();
-    assert_eq!(answered.len(), pages, "{log}");
-    assert!(
-        answered
-            .iter()
-            .all(|l| l.contains("caller_span:snow.request{")),
-        "{log}"
-    );
+    answered_in_caller_span(&capture.text(), pages);
 }
