@@ -408,8 +408,11 @@ impl Client {
     }
 
     /// Sends a request and reads the whole answer (at most the transport's body cap).
-    pub(crate) async fn send_buffered(&self, req: ApiRequest) -> Result<Buffered, Error> {
-        request::send_buffered(self.sender(), req).await
+    pub(crate) fn send_buffered(
+        &self,
+        req: ApiRequest,
+    ) -> impl Future<Output = Result<Buffered, Error>> + Send + '_ {
+        request::send_buffered(self.sender(), req)
     }
 
     /// Sends a request and reads the whole answer into a buffer from `buffer`, given the

@@ -211,7 +211,7 @@ pub struct ResponseBody {
     received: usize,
     idle: Option<Duration>,
     idle_timer: Option<Pin<Box<Sleep>>>,
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Deadline>,
     done: bool,
     /// Bytes read ahead by [`peek`](Self::peek), handed out before the rest.
     replay: BytesMut,
@@ -219,6 +219,14 @@ pub struct ResponseBody {
     replay_error: Option<BoxError>,
     /// Told of every piece of data handed out and of the end.
     tap: Option<Box<dyn BodyTap>>,
+}
+
+/// The total deadline of a body. Its timer is set only when a read has to wait: a body that
+/// has arrived by the time it is read (most answers of a few kilobytes) costs one look at the
+/// clock per frame and no timer.
+struct Deadline {
+    at: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// Watches a response body as its reader reads it (the observability layer counts bytes and
@@ -277,7 +285,10 @@ impl ResponseBody {
 
     /// Fail reading with a total timeout once `deadline` passes (used by the total timeout).
     pub(crate) fn set_deadline(&mut self, deadline: Instant) {
-        self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        self.deadline = Some(Deadline {
+            at: deadline,
+            timer: None,
+        });
     }
 
     /// Watch this body as it is read.
@@ -330,8 +341,8 @@ impl ResponseBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(deadline) = this.deadline.as_mut()
-            && deadline.as_mut().poll(cx).is_ready()
+        if let Some(deadline) = &this.deadline
+            && Instant::now() >= deadline.at
         {
             return this.fail(TransportError::Timeout {
                 kind: TimeoutKind::Total,
@@ -363,6 +374,17 @@ impl ResponseBody {
                 Poll::Ready(None)
             }
             Poll::Pending => {
+                if let Some(deadline) = this.deadline.as_mut() {
+                    let at = deadline.at;
+                    let timer = deadline
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return this.fail(TransportError::Timeout {
+                            kind: TimeoutKind::Total,
+                        });
+                    }
+                }
                 if let Some(idle) = this.idle {
                     let timer = this
                         .idle_timer
@@ -566,5 +588,52 @@ mod tests {
                 kind: TimeoutKind::BodyRead
             }
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_total_deadline_ends_a_body_that_keeps_coming_and_one_that_waits() {
+        // Every frame ready at once (no timer is set): the deadline is read from the clock.
+        let ready = (0..10).map(|_| Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"ab"))));
+        let mut rb = ResponseBody::with_limits(
+            http_body_util::StreamBody::new(futures_util::stream::iter(ready)),
+            100,
+            None,
+        );
+        rb.set_deadline(Instant::now() + Duration::from_secs(1));
+        assert_eq!(
+            rb.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "ab"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let err = TransportError::from_body_error(rb.frame().await.unwrap().unwrap_err());
+        assert!(
+            matches!(
+                err,
+                TransportError::Timeout {
+                    kind: TimeoutKind::Total
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(rb.frame().await.is_none(), "a failed body ends");
+
+        // Nothing arrives: the timer set on the first wait fires, before the read timeout.
+        let pending = http_body_util::StreamBody::new(futures_util::stream::pending::<
+            Result<Frame<Bytes>, BoxError>,
+        >());
+        let mut rb = ResponseBody::with_limits(pending, 10, Some(Duration::from_secs(60)));
+        rb.set_deadline(Instant::now() + Duration::from_secs(5));
+        let started = Instant::now();
+        let err = rb.collect_bytes().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransportError::Timeout {
+                    kind: TimeoutKind::Total
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 }

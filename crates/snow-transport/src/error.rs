@@ -11,7 +11,7 @@ use snow_core::{AuthError, BoxError, ErrorKind, ExchangeError, InstanceError};
 pub(crate) const MAX_RESPONSE_HEAD: usize = 408 * 1024;
 
 /// The most header fields the transport's HTTP/1 client accepts in a response: 100, hyper's
-/// default.
+/// default, which the client keeps (see `client.rs`; a test pins it).
 pub(crate) const MAX_RESPONSE_HEADERS: usize = 100;
 
 /// Which timeout elapsed.
