@@ -592,7 +592,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_total_deadline_ends_a_body_that_keeps_coming_and_one_that_waits() {
-        // Every frame ready at once (no timer is set): the deadline is read from the clock.
+        let is_total = |e: &TransportError| {
+            matches!(
+                e,
+                TransportError::Timeout {
+                    kind: TimeoutKind::Total
+                }
+            )
+        };
+        // Every frame ready at once: no timer is set, the deadline is read from the clock.
         let ready = (0..10).map(|_| Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"ab"))));
         let mut rb = ResponseBody::with_limits(
             http_body_util::StreamBody::new(futures_util::stream::iter(ready)),
@@ -604,17 +612,10 @@ mod tests {
             rb.frame().await.unwrap().unwrap().into_data().unwrap(),
             "ab"
         );
+        assert!(rb.deadline.as_ref().is_some_and(|d| d.timer.is_none()));
         tokio::time::advance(Duration::from_secs(2)).await;
         let err = TransportError::from_body_error(rb.frame().await.unwrap().unwrap_err());
-        assert!(
-            matches!(
-                err,
-                TransportError::Timeout {
-                    kind: TimeoutKind::Total
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(is_total(&err), "{err:?}");
         assert!(rb.frame().await.is_none(), "a failed body ends");
 
         // Nothing arrives: the timer set on the first wait fires, before the read timeout.
@@ -625,15 +626,7 @@ mod tests {
         rb.set_deadline(Instant::now() + Duration::from_secs(5));
         let started = Instant::now();
         let err = rb.collect_bytes().await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                TransportError::Timeout {
-                    kind: TimeoutKind::Total
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(is_total(&err), "{err:?}");
         assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 }

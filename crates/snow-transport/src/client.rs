@@ -58,8 +58,9 @@ impl HyperService {
             .pool_idle_timeout(pool_idle_timeout)
             .http1_max_buf_size(MAX_RESPONSE_HEAD);
         // MAX_RESPONSE_HEADERS is hyper's default and is left unset: setting it (even to the
-        // default) makes hyper fill two 100-slot arrays on the heap path for every response,
-        // about 1,400 instructions a request. A test pins the limit at 100 fields.
+        // default) makes hyper fill its two 100-slot header arrays slot by slot for every
+        // response instead of leaving them uninitialised (see docs/benchmarks.md). A test pins
+        // the limit at 100 fields.
         Ok(Self {
             client: Arc::new(builder.build(https)),
         })
