@@ -4,18 +4,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::TryFutureExt;
+use futures_util::future::MapErr;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use snow_core::BoxError;
 use tower::Service;
 
 use crate::body::Body;
 use crate::error::{BuildError, MAX_RESPONSE_HEAD, TransportError};
-use crate::layer::BoxFuture;
 use crate::proxy::{Connector, Proxy};
 use crate::tls::TlsConfig;
 
@@ -70,17 +71,18 @@ impl HyperService {
 impl Service<Request<Body>> for HyperService {
     type Response = Response<Incoming>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<Incoming>, BoxError>>;
+    // Not boxed: the one box of this level is the shared client's (`stack.rs`).
+    type Future = MapErr<ResponseFuture, fn(hyper_util::client::legacy::Error) -> BoxError>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let fut = self.client.request(req);
-        Box::pin(async move {
-            fut.await
-                .map_err(|e| TransportError::from_client(e).boxed())
-        })
+        self.client.request(req).map_err(client_error as fn(_) -> _)
     }
+}
+
+fn client_error(e: hyper_util::client::legacy::Error) -> BoxError {
+    TransportError::from_client(e).boxed()
 }

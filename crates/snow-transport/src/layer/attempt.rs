@@ -1,18 +1,21 @@
 //! One span per attempt (inside the request's span): its number, status, transaction id,
 //! latency and the queue waits the instance reports; and the attempt and throttling counters.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
 use snow_core::BoxError;
 use tokio::time::Instant;
+use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 use tracing::field::Empty;
+use tracing::instrument::Instrumented;
 
 use crate::body::{Body, ResponseBody};
-use crate::layer::BoxFuture;
 use crate::layer::observe::{RequestCtx, millis};
 use crate::stats::Counters;
 use crate::throttle::{Throttle, server_waits, transaction_id};
@@ -49,13 +52,12 @@ pub(crate) struct Attempt<S> {
 
 impl<S> Service<Request<Body>> for Attempt<S>
 where
-    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
 {
     type Response = Response<ResponseBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+    type Future = AttemptFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
@@ -89,52 +91,80 @@ where
             sesh_wait_ms = Empty,
             error = Empty,
         );
-        let counters = self.counters.clone();
-        let inner = self.inner.clone();
         // With no subscriber listening, the answer's ids, waits and latency are not read.
         let observed = !span.is_disabled() || tracing::event_enabled!(tracing::Level::TRACE);
-        let fut = async move {
-            let start = observed.then(Instant::now);
-            let result = inner.oneshot(req).await.map_err(Into::into);
-            let Some(start) = start else {
-                if let Ok(resp) = &result
-                    && let Some(throttle) = resp.extensions().get::<Throttle>()
-                {
-                    counters.throttled(throttle.counted_as());
-                }
-                return result;
-            };
-            let span = tracing::Span::current();
-            let latency_ms = millis(start.elapsed());
-            span.record("latency_ms", latency_ms);
-            match &result {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let txn = transaction_id(resp.headers());
-                    span.record("status", status);
-                    if let Some(txn) = txn {
-                        span.record("transaction_id", txn);
-                    }
-                    let (sem, sesh) = server_waits(resp.headers());
-                    if let Some(sem) = sem {
-                        span.record("sem_wait_ms", sem);
-                    }
-                    if let Some(sesh) = sesh {
-                        span.record("sesh_wait_ms", sesh);
-                    }
-                    if let Some(throttle) = resp.extensions().get::<Throttle>() {
-                        counters.throttled(throttle.counted_as());
-                        span.record("throttled", throttle.as_str());
-                    }
-                    tracing::trace!(status, transaction_id = txn, latency_ms, "attempt answered");
-                }
-                Err(e) => {
-                    span.record("error", tracing::field::display(e));
-                    tracing::trace!(latency_ms, error = %e, "attempt failed");
-                }
+        AttemptFuture {
+            start: observed.then(Instant::now),
+            call: self.inner.clone().oneshot(req).instrument(span),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Attempt`]: one attempt in its span; what the answer says is recorded
+    /// and counted when it completes.
+    pub(crate) struct AttemptFuture<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        #[pin]
+        call: Instrumented<Oneshot<S, Request<Body>>>,
+        counters: Arc<Counters>,
+        start: Option<Instant>,
+    }
+}
+
+impl<S> Future for AttemptFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let result: Result<_, BoxError> = ready!(this.call.as_mut().poll(cx)).map_err(Into::into);
+        let counters = this.counters;
+        let Some(start) = *this.start else {
+            if let Ok(resp) = &result
+                && let Some(throttle) = resp.extensions().get::<Throttle>()
+            {
+                counters.throttled(throttle.counted_as());
             }
-            result
+            return Poll::Ready(result);
         };
-        Box::pin(fut.instrument(span))
+        // What follows is logged in the attempt's span, as the call was.
+        let span = this.call.span();
+        let _entered = span.enter();
+        let latency_ms = millis(start.elapsed());
+        span.record("latency_ms", latency_ms);
+        match &result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let txn = transaction_id(resp.headers());
+                span.record("status", status);
+                if let Some(txn) = txn {
+                    span.record("transaction_id", txn);
+                }
+                let (sem, sesh) = server_waits(resp.headers());
+                if let Some(sem) = sem {
+                    span.record("sem_wait_ms", sem);
+                }
+                if let Some(sesh) = sesh {
+                    span.record("sesh_wait_ms", sesh);
+                }
+                if let Some(throttle) = resp.extensions().get::<Throttle>() {
+                    counters.throttled(throttle.counted_as());
+                    span.record("throttled", throttle.as_str());
+                }
+                tracing::trace!(status, transaction_id = txn, latency_ms, "attempt answered");
+            }
+            Err(e) => {
+                span.record("error", tracing::field::display(e));
+                tracing::trace!(latency_ms, error = %e, "attempt failed");
+            }
+        }
+        Poll::Ready(result)
     }
 }

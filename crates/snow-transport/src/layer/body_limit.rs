@@ -1,6 +1,8 @@
 //! The response body cap and read timeout.
 
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +12,6 @@ use tower::{Layer, Service};
 
 use crate::body::{Body, MaxResponseBody, ResponseBody};
 use crate::error::TransportError;
-use crate::layer::BoxFuture;
 
 /// Turns the inner service's response body into a [`ResponseBody`] that enforces a size cap and
 /// a read (idle) timeout.
@@ -69,13 +70,12 @@ impl<S, B> Service<Request<Body>> for BodyLimit<S>
 where
     S: Service<Request<Body>, Response = Response<B>>,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = Response<ResponseBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+    type Future = BodyLimitFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -87,23 +87,53 @@ where
             .extensions()
             .get::<MaxResponseBody>()
             .map_or(self.limit, |m| m.0);
-        let read_timeout = self.read_timeout;
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await.map_err(Into::into)?;
-            let (parts, body) = resp.into_parts();
-            let bodiless = head
-                || parts.status.is_informational()
-                || parts.status == StatusCode::NO_CONTENT
-                || parts.status == StatusCode::NOT_MODIFIED;
-            if !bodiless && declared_length(&parts).is_some_and(|n| n > limit as u64) {
-                // Dropping the body closes the connection without reading it.
-                return Err(TransportError::BodyTooLarge { limit }.boxed());
-            }
-            Ok(Response::from_parts(
-                parts,
-                ResponseBody::with_limits(body, limit, read_timeout),
-            ))
-        })
+        BodyLimitFuture {
+            inner: self.inner.call(req),
+            head,
+            limit,
+            read_timeout: self.read_timeout,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`BodyLimit`]: the inner service's response, its body capped (or the
+    /// response refused when it announces more than the cap).
+    #[derive(Debug)]
+    pub struct BodyLimitFuture<F> {
+        #[pin]
+        inner: F,
+        head: bool,
+        limit: usize,
+        read_timeout: Option<Duration>,
+    }
+}
+
+impl<F, B, E> Future for BodyLimitFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let resp = ready!(this.inner.poll(cx)).map_err(Into::into)?;
+        let limit = *this.limit;
+        let (parts, body) = resp.into_parts();
+        let bodiless = *this.head
+            || parts.status.is_informational()
+            || parts.status == StatusCode::NO_CONTENT
+            || parts.status == StatusCode::NOT_MODIFIED;
+        if !bodiless && declared_length(&parts).is_some_and(|n| n > limit as u64) {
+            // Dropping the body closes the connection without reading it.
+            return Poll::Ready(Err(TransportError::BodyTooLarge { limit }.boxed()));
+        }
+        Poll::Ready(Ok(Response::from_parts(
+            parts,
+            ResponseBody::with_limits(body, limit, *this.read_timeout),
+        )))
     }
 }

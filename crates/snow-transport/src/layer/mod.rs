@@ -26,10 +26,10 @@ pub(crate) use rate_limit::RateLimitLayer;
 
 pub use auth::{AuthLayer, AuthService};
 pub use base_uri::{BaseUri, BaseUriLayer};
-pub use body_limit::{BodyLimit, BodyLimitLayer};
+pub use body_limit::{BodyLimit, BodyLimitFuture, BodyLimitLayer};
 pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use retry::RetryPolicy;
-pub use total_timeout::{TotalTimeout, TotalTimeoutLayer};
+pub use total_timeout::{TotalTimeout, TotalTimeoutFuture, TotalTimeoutLayer};
 
 /// The future type of the transport's own layers.
 pub type BoxFuture<T> = futures_util::future::BoxFuture<'static, T>;

@@ -2,21 +2,24 @@
 //! its retries), the counters, and the events an operator reads.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::{Request, Response};
 use snow_core::BoxError;
 use tokio::time::Instant;
+use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
 use tracing::field::Empty;
+use tracing::instrument::Instrumented;
 use tracing::{Instrument, Span};
 
 use crate::body::{Body, BodyTap, ResponseBody};
 use crate::error::TransportError;
-use crate::layer::BoxFuture;
 use crate::stats::{Counters, RetryReason};
 use crate::throttle::{log_path, transaction_id};
 
@@ -152,13 +155,12 @@ impl Drop for Watch {
 
 impl<S> Service<Request<Body>> for Observe<S>
 where
-    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
 {
     type Response = Response<ResponseBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+    type Future = ObserveFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
@@ -195,54 +197,84 @@ where
         });
         self.counters.request();
         req.extensions_mut().insert(ctx.clone());
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let start = Instant::now();
-            let mut watch = Watch {
-                ctx: ctx.clone(),
-                start,
+        let call = self.inner.clone().oneshot(req).instrument(span.clone());
+        ObserveFuture {
+            call,
+            watch: Watch {
+                ctx,
+                start: Instant::now(),
                 armed: true,
-            };
-            let result = inner.oneshot(req).instrument(span.clone()).await;
-            watch.armed = false;
-            let latency = start.elapsed();
-            ctx.record_end();
-            span.record("latency_ms", millis(latency));
-            match result {
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    let txn = transaction_id(resp.headers());
-                    span.record("status", status);
-                    if let Some(txn) = txn {
-                        span.record("transaction_id", txn);
-                    }
-                    tracing::debug!(
-                        parent: &span,
-                        status,
-                        transaction_id = txn,
-                        latency_ms = millis(latency),
-                        "request answered"
-                    );
-                    resp.body_mut().set_tap(Box::new(Tap {
-                        ctx,
-                        start,
-                        bytes: 0,
-                        ended: false,
-                    }));
-                    Ok(resp)
+            },
+            span,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Observe`]: the call in the request's span; its end logged and counted,
+    /// and the response body tapped, when it completes (its cancellation, when dropped before).
+    pub(crate) struct ObserveFuture<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        #[pin]
+        call: Instrumented<Oneshot<S, Request<Body>>>,
+        watch: Watch,
+        span: Span,
+    }
+}
+
+impl<S> Future for ObserveFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.call.poll(cx));
+        let (watch, span) = (this.watch, this.span);
+        watch.armed = false;
+        let ctx = &watch.ctx;
+        let start = watch.start;
+        let latency = start.elapsed();
+        ctx.record_end();
+        span.record("latency_ms", millis(latency));
+        Poll::Ready(match result {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                let txn = transaction_id(resp.headers());
+                span.record("status", status);
+                if let Some(txn) = txn {
+                    span.record("transaction_id", txn);
                 }
-                Err(e) => {
-                    let e: BoxError = e.into();
-                    let typed = e.downcast_ref::<TransportError>();
-                    let rate_limited = matches!(typed, Some(TransportError::RateLimited { .. }));
-                    ctx.counters.failed(rate_limited);
-                    match typed {
-                        Some(t) => span.record("error", tracing::field::display(t)),
-                        None => span.record("error", tracing::field::display(&e)),
-                    };
-                    tracing::debug!(parent: &span, latency_ms = millis(latency), error = %e, "request failed");
-                    Err(e)
-                }
+                tracing::debug!(
+                    parent: &*span,
+                    status,
+                    transaction_id = txn,
+                    latency_ms = millis(latency),
+                    "request answered"
+                );
+                resp.body_mut().set_tap(Box::new(Tap {
+                    ctx: ctx.clone(),
+                    start,
+                    bytes: 0,
+                    ended: false,
+                }));
+                Ok(resp)
+            }
+            Err(e) => {
+                let e: BoxError = e.into();
+                let typed = e.downcast_ref::<TransportError>();
+                let rate_limited = matches!(typed, Some(TransportError::RateLimited { .. }));
+                ctx.counters.failed(rate_limited);
+                match typed {
+                    Some(t) => span.record("error", tracing::field::display(t)),
+                    None => span.record("error", tracing::field::display(&e)),
+                };
+                tracing::debug!(parent: &*span, latency_ms = millis(latency), error = %e, "request failed");
+                Err(e)
             }
         })
     }

@@ -1,16 +1,18 @@
 //! A deadline over the whole call: waiting for a slot, every attempt and backoff, and the body.
 
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::{Request, Response};
 use snow_core::BoxError;
-use tokio::time::Instant;
+use tokio::time::{Instant, Timeout};
+use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{Body, ResponseBody};
 use crate::error::{TimeoutKind, TransportError};
-use crate::layer::BoxFuture;
 
 /// Fails a call with [`TransportError::Timeout`] (kind [`TimeoutKind::Total`]) once `timeout`
 /// has passed since it started, whether it is still waiting for the response head or already
@@ -47,13 +49,12 @@ pub struct TotalTimeout<S> {
 
 impl<S> Service<Request<Body>> for TotalTimeout<S>
 where
-    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
 {
     type Response = Response<ResponseBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+    type Future = TotalTimeoutFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // Readiness is awaited inside the call, so that waiting counts against the deadline.
@@ -61,16 +62,71 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let call = self.inner.clone().oneshot(req);
         // A timeout too long to represent (`Duration::MAX`, say) means no deadline, not a panic.
-        let deadline = Instant::now().checked_add(self.timeout);
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let Some(deadline) = deadline else {
-                return inner.oneshot(req).await.map_err(Into::into);
-            };
-            match tokio::time::timeout_at(deadline, inner.oneshot(req)).await {
+        let state = match Instant::now().checked_add(self.timeout) {
+            Some(deadline) => State::Timed {
+                call: tokio::time::timeout_at(deadline, call),
+                deadline,
+            },
+            None => State::Untimed { call },
+        };
+        TotalTimeoutFuture { state }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`TotalTimeout`]: the inner call under the deadline, which then goes on
+    /// with the response body.
+    pub struct TotalTimeoutFuture<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        Timed {
+            #[pin]
+            call: Timeout<Oneshot<S, Request<Body>>>,
+            deadline: Instant,
+        },
+        Untimed {
+            #[pin]
+            call: Oneshot<S, Request<Body>>,
+        },
+    }
+}
+
+impl<S> std::fmt::Debug for TotalTimeoutFuture<S>
+where
+    S: Service<Request<Body>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotalTimeoutFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S> Future for TotalTimeoutFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Untimed { call } => call.poll(cx).map_err(Into::into),
+            StateProj::Timed { call, deadline } => Poll::Ready(match ready!(call.poll(cx)) {
                 Ok(Ok(mut resp)) => {
-                    resp.body_mut().set_deadline(deadline);
+                    resp.body_mut().set_deadline(*deadline);
                     Ok(resp)
                 }
                 Ok(Err(e)) => Err(e.into()),
@@ -78,7 +134,7 @@ where
                     kind: TimeoutKind::Total,
                 }
                 .boxed()),
-            }
-        })
+            }),
+        }
     }
 }
