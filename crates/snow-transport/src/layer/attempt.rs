@@ -104,6 +104,7 @@ where
 pin_project_lite::pin_project! {
     /// The future of [`Attempt`]: one attempt in its span; what the answer says is recorded
     /// and counted when it completes.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub(crate) struct AttemptFuture<S>
     where
         S: Service<Request<Body>>,

@@ -100,6 +100,7 @@ pin_project_lite::pin_project! {
     /// The future of [`BodyLimit`]: the inner service's response, its body capped (or the
     /// response refused when it announces more than the cap).
     #[derive(Debug)]
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct BodyLimitFuture<F> {
         #[pin]
         inner: F,

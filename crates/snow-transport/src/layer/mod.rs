@@ -31,5 +31,6 @@ pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use retry::RetryPolicy;
 pub use total_timeout::{TotalTimeout, TotalTimeoutFuture, TotalTimeoutLayer};
 
-/// The future type of the transport's own layers.
+/// The future type of the transport's layers whose work awaits (rate limit, auth); the others
+/// return named futures.
 pub type BoxFuture<T> = futures_util::future::BoxFuture<'static, T>;

@@ -213,6 +213,7 @@ where
 pin_project_lite::pin_project! {
     /// The future of [`Observe`]: the call in the request's span; its end logged and counted,
     /// and the response body tapped, when it completes (its cancellation, when dropped before).
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub(crate) struct ObserveFuture<S>
     where
         S: Service<Request<Body>>,

@@ -40,7 +40,8 @@ impl<S> Layer<S> for TotalTimeoutLayer {
     }
 }
 
-/// The service of [`TotalTimeoutLayer`].
+/// The service of [`TotalTimeoutLayer`]. Like tower's `Timeout`, its `call` starts the deadline's
+/// timer, so it is called within a Tokio runtime (as `oneshot` and `Transport::send` do).
 #[derive(Debug, Clone)]
 pub struct TotalTimeout<S> {
     inner: S,
@@ -78,6 +79,7 @@ where
 pin_project_lite::pin_project! {
     /// The future of [`TotalTimeout`]: the inner call under the deadline, which then goes on
     /// with the response body.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct TotalTimeoutFuture<S>
     where
         S: Service<Request<Body>>,
