@@ -229,6 +229,19 @@ struct Deadline {
     timer: Option<Pin<Box<Sleep>>>,
 }
 
+/// Whether `timer` (set by `make` on the first wait) has fired; the waker is registered if not.
+fn fired(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    make: impl FnOnce() -> Sleep,
+    cx: &mut Context<'_>,
+) -> bool {
+    timer
+        .get_or_insert_with(|| Box::pin(make()))
+        .as_mut()
+        .poll(cx)
+        .is_ready()
+}
+
 /// Watches a response body as its reader reads it (the observability layer counts bytes and
 /// logs the end with it).
 pub(crate) trait BodyTap: Send {
@@ -376,24 +389,18 @@ impl ResponseBody {
             Poll::Pending => {
                 if let Some(deadline) = this.deadline.as_mut() {
                     let at = deadline.at;
-                    let timer = deadline
-                        .timer
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-                    if timer.as_mut().poll(cx).is_ready() {
+                    if fired(&mut deadline.timer, || tokio::time::sleep_until(at), cx) {
                         return this.fail(TransportError::Timeout {
                             kind: TimeoutKind::Total,
                         });
                     }
                 }
-                if let Some(idle) = this.idle {
-                    let timer = this
-                        .idle_timer
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                    if timer.as_mut().poll(cx).is_ready() {
-                        return this.fail(TransportError::Timeout {
-                            kind: TimeoutKind::BodyRead,
-                        });
-                    }
+                if let Some(idle) = this.idle
+                    && fired(&mut this.idle_timer, || tokio::time::sleep(idle), cx)
+                {
+                    return this.fail(TransportError::Timeout {
+                        kind: TimeoutKind::BodyRead,
+                    });
                 }
                 Poll::Pending
             }

@@ -197,15 +197,13 @@ where
         });
         self.counters.request();
         req.extensions_mut().insert(ctx.clone());
-        let call = self.inner.clone().oneshot(req).instrument(span.clone());
         ObserveFuture {
-            call,
+            call: self.inner.clone().oneshot(req).instrument(span),
             watch: Watch {
                 ctx,
                 start: Instant::now(),
                 armed: true,
             },
-            span,
         }
     }
 }
@@ -221,7 +219,6 @@ pin_project_lite::pin_project! {
         #[pin]
         call: Instrumented<Oneshot<S, Request<Body>>>,
         watch: Watch,
-        span: Span,
     }
 }
 
@@ -233,9 +230,9 @@ where
     type Output = Result<Response<ResponseBody>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = ready!(this.call.poll(cx));
-        let (watch, span) = (this.watch, this.span);
+        let mut this = self.project();
+        let result = ready!(this.call.as_mut().poll(cx));
+        let (watch, span) = (this.watch, this.call.span());
         watch.armed = false;
         let ctx = &watch.ctx;
         let start = watch.start;
@@ -251,7 +248,7 @@ where
                     span.record("transaction_id", txn);
                 }
                 tracing::debug!(
-                    parent: &*span,
+                    parent: span,
                     status,
                     transaction_id = txn,
                     latency_ms = millis(latency),
@@ -274,7 +271,7 @@ where
                     Some(t) => span.record("error", tracing::field::display(t)),
                     None => span.record("error", tracing::field::display(&e)),
                 };
-                tracing::debug!(parent: &*span, latency_ms = millis(latency), error = %e, "request failed");
+                tracing::debug!(parent: span, latency_ms = millis(latency), error = %e, "request failed");
                 Err(e)
             }
         })
