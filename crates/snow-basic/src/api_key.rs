@@ -145,9 +145,9 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-#[async_trait]
-impl Authenticator for ApiKey {
-    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
+impl ApiKey {
+    /// Sets the credential on `request`.
+    fn apply(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
         match self.placement {
             Placement::Header => {
                 request
@@ -157,6 +157,20 @@ impl Authenticator for ApiKey {
             Placement::Query => request.uri = self.append_query(&request.uri)?,
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Authenticator for ApiKey {
+    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
+        self.apply(request)
+    }
+    /// The credential is at hand: never waits.
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        Some(self.apply(request))
     }
     /// A fixed credential: a 401 is final.
     fn can_replay(&self) -> bool {

@@ -75,13 +75,27 @@ impl fmt::Debug for BasicAuth {
     }
 }
 
-#[async_trait]
-impl Authenticator for BasicAuth {
-    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
+impl BasicAuth {
+    /// Sets the credential on `request`.
+    fn apply(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
         request
             .headers
             .insert(http::header::AUTHORIZATION, self.header.get()?);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Authenticator for BasicAuth {
+    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
+        self.apply(request)
+    }
+    /// The credential is at hand: never waits.
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        Some(self.apply(request))
     }
     /// A fixed credential: a 401 is final.
     fn can_replay(&self) -> bool {

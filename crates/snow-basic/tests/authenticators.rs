@@ -153,3 +153,34 @@ async fn basic_refuses_a_user_name_with_a_colon_without_echoing_the_password() {
     auth.authenticate(&mut p).await.unwrap();
     assert_eq!(p.headers["authorization"], "Basic YTpiOmM=");
 }
+
+#[tokio::test]
+async fn the_credential_at_hand_is_the_one_authenticate_puts_on() {
+    let with = |auth: &dyn Authenticator| {
+        let mut parts = http::Request::get("https://acme.service-now.com/api/now/table/x?a=1")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let done = auth.authenticate_now(&mut parts);
+        (done, parts)
+    };
+    let auths: Vec<Box<dyn Authenticator>> = vec![
+        Box::new(BasicAuth::new("admin", "pw-1")),
+        Box::new(BearerToken::new("tok-1")),
+        Box::new(ApiKey::new("key-1")),
+        Box::new(ApiKey::new("key-1").in_query()),
+    ];
+    for auth in &auths {
+        let (done, now) = with(auth.as_ref());
+        assert!(matches!(done, Some(Ok(()))), "{auth:?}");
+        let mut awaited = with(&snow_core::NoAuth).1;
+        auth.authenticate(&mut awaited).await.unwrap();
+        assert_eq!(now.uri, awaited.uri, "{auth:?}");
+        assert_eq!(now.headers, awaited.headers, "{auth:?}");
+        assert!(now.headers.values().all(|v| v.is_sensitive()), "{auth:?}");
+        // Something was put on: a header, or the key in the query.
+        let bare = with(&snow_core::NoAuth).1;
+        assert!(!now.headers.is_empty() || now.uri != bare.uri, "{auth:?}");
+    }
+}

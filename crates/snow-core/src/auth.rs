@@ -94,6 +94,28 @@ pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
     fn can_replay(&self) -> bool {
         true
     }
+
+    /// Put credentials on a request without waiting, when they are at hand: `Some` with what
+    /// [`authenticate`](Self::authenticate) would return, or `None` (the default) when getting
+    /// them may have to wait (a token to fetch or renew). The transport calls `authenticate`
+    /// after a `None`, so an authenticator that returns `None` loses nothing but speed.
+    ///
+    /// An authenticator whose credential is fixed (a password, key or token) returns `Some`:
+    /// the transport then sends the request without setting up a future for the credential.
+    /// What it does to the request must be what `authenticate` does.
+    ///
+    /// ```
+    /// use snow_core::{Authenticator, NoAuth, http};
+    /// let (mut parts, ()) = http::Request::get("https://acme.service-now.com/").body(()).unwrap().into_parts();
+    /// assert!(matches!(NoAuth.authenticate_now(&mut parts), Some(Ok(()))));
+    /// ```
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        let _ = request;
+        None
+    }
 }
 
 #[async_trait]
@@ -110,6 +132,12 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
     }
     fn can_replay(&self) -> bool {
         (**self).can_replay()
+    }
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        (**self).authenticate_now(request)
     }
 }
 
@@ -128,6 +156,12 @@ impl<A: Authenticator + ?Sized> Authenticator for Box<A> {
     fn can_replay(&self) -> bool {
         (**self).can_replay()
     }
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        (**self).authenticate_now(request)
+    }
 }
 
 /// Sends requests without credentials (public endpoints, or a custom inner service that
@@ -142,6 +176,12 @@ impl Authenticator for NoAuth {
     }
     fn can_replay(&self) -> bool {
         false
+    }
+    fn authenticate_now(
+        &self,
+        _request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        Some(Ok(()))
     }
 }
 

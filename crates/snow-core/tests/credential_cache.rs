@@ -400,3 +400,29 @@ async fn other_headers_hooks_and_no_secret_in_debug() {
         "{debug}"
     );
 }
+
+#[tokio::test]
+async fn a_usable_cached_credential_is_at_hand_and_one_due_for_renewal_is_not() {
+    use snow_core::credential::CredentialEpoch;
+    // Nothing cached yet: the credential must be fetched, so it is not at hand.
+    let auth = CredentialCache::new(Counting::default());
+    assert!(auth.authenticate_now(&mut parts()).is_none());
+    assert_eq!(header(&auth).await, "Bearer token-1");
+    // Cached: applied as `authenticate` applies it, epoch included, with no fetch.
+    let mut p = parts();
+    assert!(matches!(auth.authenticate_now(&mut p), Some(Ok(()))));
+    assert_eq!(p.headers["authorization"], "Bearer token-1");
+    assert!(p.headers["authorization"].is_sensitive());
+    assert_eq!(
+        p.extensions.get::<CredentialEpoch>().copied(),
+        Some(auth.cached().unwrap().epoch())
+    );
+    assert_eq!(auth.fetcher().fetches(), 1);
+    // Expired: not at hand; `authenticate` renews it.
+    let stale = CredentialCache::builder(Counting::default())
+        .credential(expired("stale"))
+        .build();
+    assert!(stale.cached().is_some());
+    assert!(stale.authenticate_now(&mut parts()).is_none());
+    assert_eq!(header(&stale).await, "Bearer token-1");
+}

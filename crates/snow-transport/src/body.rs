@@ -9,10 +9,10 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use snow_core::BoxError;
 use tokio::time::{Instant, Sleep};
 
+use crate::client_body::ClientBody;
 use crate::error::{TimeoutKind, TransportError};
 
 /// The default cap on response bodies: 128 MiB.
@@ -206,7 +206,7 @@ impl http_body::Body for Body {
 /// are `BoxError`s that downcast to [`TransportError`]; [`collect_bytes`](Self::collect_bytes)
 /// returns them typed.
 pub struct ResponseBody {
-    inner: UnsyncBoxBody<Bytes, BoxError>,
+    inner: ClientBody,
     limit: usize,
     received: usize,
     idle: Option<Duration>,
@@ -278,7 +278,7 @@ impl ResponseBody {
         B::Error: Into<BoxError>,
     {
         Self {
-            inner: body.map_err(Into::into).boxed_unsync(),
+            inner: ClientBody::new(body),
             limit,
             received: 0,
             idle,

@@ -71,7 +71,7 @@ impl HyperService {
 impl Service<Request<Body>> for HyperService {
     type Response = Response<Incoming>;
     type Error = BoxError;
-    // Not boxed: the one box of this level is the shared client's (`stack.rs`).
+    // Not boxed: the stack calls this client as it is (`ClientService::Hyper`).
     type Future = MapErr<ResponseFuture, fn(hyper_util::client::legacy::Error) -> BoxError>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {

@@ -79,6 +79,7 @@
 
 mod body;
 mod client;
+mod client_body;
 mod error;
 pub mod layer;
 mod pacer;

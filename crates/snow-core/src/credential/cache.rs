@@ -478,6 +478,16 @@ impl<F: FetchCredential> Authenticator for CredentialCache<F> {
         self.apply(&entry, request)
     }
 
+    /// The cached credential when it needs no renewal; `None` (then `authenticate` fetches one)
+    /// otherwise.
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        let entry = self.inner.current().filter(|c| !c.needs_renewal())?;
+        Some(self.apply(&entry, request))
+    }
+
     async fn on_unauthorized(
         &self,
         request: &http::request::Parts,

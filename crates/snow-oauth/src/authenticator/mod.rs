@@ -185,6 +185,13 @@ impl Authenticator for OAuthAuthenticator {
         self.cache.authenticate(request).await
     }
 
+    fn authenticate_now(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Option<Result<(), AuthError>> {
+        self.cache.authenticate_now(request)
+    }
+
     async fn on_unauthorized(
         &self,
         request: &http::request::Parts,

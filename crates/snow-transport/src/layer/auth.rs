@@ -1,8 +1,10 @@
 //! Puts credentials on requests, and replays once after a `401` when the authenticator asks.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use http::{Request, Response, StatusCode};
 use snow_core::secret::{SecretString, SentCredentials};
@@ -91,39 +93,141 @@ where
 {
     type Response = Response<ResponseBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+    type Future = AuthFuture<S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let (mut parts, body) = req.into_parts();
+        parts.uri = match self.instance.resolve_uri(&parts.uri) {
+            Ok(uri) => uri,
+            Err(e) => return AuthFuture::failed(TransportError::refused_target(e).boxed()),
+        };
+        // A credential at hand and no replay to prepare for: send with the service made ready.
+        if !self.auth.can_replay()
+            && let Some(done) = self.auth.authenticate_now(&mut parts)
+        {
+            if let Err(e) = done {
+                return AuthFuture::failed(TransportError::Auth(e).boxed());
+            }
+            let sent = self.sent.get(&parts);
+            return AuthFuture {
+                state: State::Sending {
+                    call: self.inner.call(Request::from_parts(parts, body)),
+                    sent: Some(sent),
+                },
+            };
+        }
         // Use the instance that was made ready, keep a fresh clone for a replay.
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
         let auth = self.auth.clone();
-        let instance = self.instance.clone();
         let sent = self.sent.clone();
-        Box::pin(call(ready, auth, instance, sent, req))
+        AuthFuture {
+            state: State::Waiting {
+                call: Box::pin(call(ready, auth, sent, parts, body)),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService`]: the answer, with the credentials it was sent with in its
+    /// extensions.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AuthFuture<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        // Authenticated without waiting, sent; no replay possible.
+        Sending {
+            #[pin]
+            call: S::Future,
+            sent: Option<SentCredentials>,
+        },
+        // Waiting for a credential, or ready to replay after a 401.
+        Waiting {
+            call: BoxFuture<Result<Response<ResponseBody>, BoxError>>,
+        },
+        // Refused before sending.
+        Failed {
+            error: Option<BoxError>,
+        },
+    }
+}
+
+impl<S> AuthFuture<S>
+where
+    S: Service<Request<Body>>,
+{
+    fn failed(error: BoxError) -> Self {
+        AuthFuture {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+}
+
+impl<S> fmt::Debug for AuthFuture<S>
+where
+    S: Service<Request<Body>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S> Future for AuthFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Sending { call, sent } => {
+                let mut resp = ready!(call.poll(cx)).map_err(Into::into)?;
+                if let Some(sent) = sent.take() {
+                    resp.extensions_mut().insert(sent);
+                }
+                Poll::Ready(Ok(resp))
+            }
+            StateProj::Waiting { call } => call.as_mut().poll(cx),
+            StateProj::Failed { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
+                TransportError::InvalidRequest {
+                    message: "the request's future was polled after it ended".into(),
+                }
+                .boxed()
+            }))),
+        }
     }
 }
 
 async fn call<S>(
     mut inner: S,
     auth: Arc<dyn Authenticator>,
-    instance: Arc<Instance>,
     cache: Arc<SentCache>,
-    req: Request<Body>,
+    original: http::request::Parts,
+    body: Body,
 ) -> Result<Response<ResponseBody>, BoxError>
 where
     S: Service<Request<Body>, Response = Response<ResponseBody>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    let (mut original, body) = req.into_parts();
-    original.uri = instance
-        .resolve_uri(&original.uri)
-        .map_err(TransportError::refused_target)?;
     if !auth.can_replay() {
         // A 401 is final: no copy of the request is kept for a replay.
         let (parts, sent) = with_credentials(&*auth, &cache, original).await?;
@@ -154,15 +258,16 @@ where
     send(&mut inner, parts, body, sent).await
 }
 
-/// `parts` with the authenticator's credentials on, and the record of what they are.
 async fn with_credentials(
     auth: &dyn Authenticator,
     cache: &SentCache,
     mut parts: http::request::Parts,
 ) -> Result<(http::request::Parts, SentCredentials), BoxError> {
-    auth.authenticate(&mut parts)
-        .await
-        .map_err(TransportError::Auth)?;
+    match auth.authenticate_now(&mut parts) {
+        Some(done) => done,
+        None => auth.authenticate(&mut parts).await,
+    }
+    .map_err(TransportError::Auth)?;
     let sent = cache.get(&parts);
     Ok((parts, sent))
 }

@@ -24,13 +24,14 @@ pub(crate) use attempt::AttemptLayer;
 pub(crate) use observe::ObserveLayer;
 pub(crate) use rate_limit::RateLimitLayer;
 
-pub use auth::{AuthLayer, AuthService};
+pub use auth::{AuthFuture, AuthLayer, AuthService};
 pub use base_uri::{BaseUri, BaseUriLayer};
 pub use body_limit::{BodyLimit, BodyLimitFuture, BodyLimitLayer};
 pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use retry::RetryPolicy;
 pub use total_timeout::{TotalTimeout, TotalTimeoutFuture, TotalTimeoutLayer};
 
-/// The future type of the transport's layers whose work awaits (rate limit, auth); the others
-/// return named futures.
+/// The boxed future the auth and rate-limit layers fall back on when they have to wait (for a
+/// credential to be fetched, for a rule's pacing) or may replay; their common path, and every
+/// other layer, returns a named future.
 pub type BoxFuture<T> = futures_util::future::BoxFuture<'static, T>;

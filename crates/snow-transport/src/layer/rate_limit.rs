@@ -1,19 +1,22 @@
 //! Per attempt: wait for the rate-limit pacer, then learn from the answer's `X-RateLimit-*`
 //! headers and tell what kind of throttling a `429` or `202` is.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use http::{Request, Response, StatusCode};
 use snow_core::BoxError;
+use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{Body, ResponseBody};
 use crate::layer::BoxFuture;
 use crate::layer::observe::{RequestCtx, millis};
 use crate::layer::retry::retry_after;
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, Ticket};
 use crate::throttle::{Head, RateLimitInfo, Throttle, route_key};
 
 /// How much of a `429`'s body is read to look for the rate-limit message, and for how long.
@@ -59,7 +62,7 @@ where
 {
     type Response = Response<ResponseBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+    type Future = RateLimitFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // Readiness is awaited inside the call, after the wait for pacing.
@@ -67,63 +70,174 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The route key is worked out before sending only once some route has a rule, and
-        // otherwise only if the answer names one.
-        let route = self
-            .pacer
-            .routes_known()
-            .then(|| route_key(req.method(), req.uri().path()));
-        let uri = route.is_none().then(|| req.uri().clone());
-        let method = req.method().clone();
-        let ctx = req.extensions().get::<Arc<RequestCtx>>().cloned();
         let pacer = self.pacer.clone();
         let inner = self.inner.clone();
-        Box::pin(async move {
-            let waited = ctx.as_ref().map_or(Duration::ZERO, |c| c.rate_waited());
-            let ticket = match &route {
-                Some(route) => pacer.admit(route, waited).await.map_err(|e| e.boxed())?,
-                None => pacer.untracked(),
+        let method = req.method().clone();
+        // The route key is worked out before sending only once some route has a rule, and
+        // otherwise only if the answer names one.
+        if !pacer.routes_known() {
+            // No rule to wait for: the request goes at once.
+            let answer = Answer {
+                route: None,
+                uri: Some(req.uri().clone()),
+                method,
+                ticket: pacer.untracked(),
+                pacer,
             };
-            if !ticket.waited.is_zero() {
-                tracing::Span::current().record("waited_ms", millis(ticket.waited));
-                tracing::debug!(
-                    waited_ms = millis(ticket.waited),
-                    "paced for a rate-limit rule"
-                );
-                if let Some(ctx) = &ctx {
-                    ctx.paced(ticket.waited);
-                }
-            }
-            let mut resp = inner.oneshot(req).await.map_err(Into::into)?;
-            let info = RateLimitInfo::from_headers(resp.headers());
-            let throttle = match Throttle::from_head(resp.status(), &method, resp.headers()) {
-                Head::Throttle(t) => Some(t),
-                Head::NotThrottled => None,
-                Head::NeedsBody => {
-                    // Best effort: a body that does not arrive in time is a semaphore 429's.
-                    let body = resp.body_mut();
-                    let prefix = tokio::time::timeout(PEEK_TIME, body.peek(PEEK_BYTES))
-                        .await
-                        .ok()
-                        .map(Throttle::from_body);
-                    Some(prefix.unwrap_or(Throttle::Semaphore))
-                }
+            return RateLimitFuture {
+                state: State::Sending {
+                    call: inner.oneshot(req),
+                    answer: Some(answer),
+                },
             };
-            let wait = match resp.status() {
-                StatusCode::TOO_MANY_REQUESTS => retry_after(resp.headers(), SystemTime::now()),
-                _ => None,
-            };
-            if let Some(info) = &info {
-                let route = route.unwrap_or_else(|| {
-                    route_key(&method, uri.as_ref().map_or("/", http::Uri::path))
-                });
-                pacer.observe(&route, info, throttle.as_ref(), wait);
+        }
+        let route = route_key(&method, req.uri().path());
+        let ctx = req.extensions().get::<Arc<RequestCtx>>().cloned();
+        RateLimitFuture {
+            state: State::Boxed {
+                call: Box::pin(async move {
+                    let waited = ctx.as_ref().map_or(Duration::ZERO, |c| c.rate_waited());
+                    let ticket = pacer.admit(&route, waited).await.map_err(|e| e.boxed())?;
+                    if !ticket.waited.is_zero() {
+                        tracing::Span::current().record("waited_ms", millis(ticket.waited));
+                        tracing::debug!(
+                            waited_ms = millis(ticket.waited),
+                            "paced for a rate-limit rule"
+                        );
+                        if let Some(ctx) = &ctx {
+                            ctx.paced(ticket.waited);
+                        }
+                    }
+                    let answer = Answer {
+                        route: Some(route),
+                        uri: None,
+                        method,
+                        ticket,
+                        pacer,
+                    };
+                    let resp = inner.oneshot(req).await.map_err(Into::into)?;
+                    Ok(answer.read(resp).await)
+                }),
+            },
+        }
+    }
+}
+
+/// What the layer learns from an answer with, and the request's place in flight.
+struct Answer {
+    /// The request's route, when it was worked out before sending.
+    route: Option<String>,
+    /// The request's URI, to work the route out if the answer names a rule.
+    uri: Option<http::Uri>,
+    method: http::Method,
+    /// Held until the answer is read.
+    ticket: Ticket,
+    pacer: Arc<Pacer>,
+}
+
+impl Answer {
+    /// Learns from `resp`, peeking at its body when only the body tells what kind of throttling
+    /// it is.
+    async fn read(self, mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
+        let throttle = match Throttle::from_head(resp.status(), &self.method, resp.headers()) {
+            Head::Throttle(t) => Some(t),
+            Head::NotThrottled => None,
+            Head::NeedsBody => {
+                // Best effort: a body that does not arrive in time is a semaphore 429's.
+                let body = resp.body_mut();
+                let prefix = tokio::time::timeout(PEEK_TIME, body.peek(PEEK_BYTES))
+                    .await
+                    .ok()
+                    .map(Throttle::from_body);
+                Some(prefix.unwrap_or(Throttle::Semaphore))
             }
-            drop(ticket);
-            if let Some(t) = throttle {
-                resp.extensions_mut().insert(t);
+        };
+        self.settle(resp, throttle)
+    }
+
+    /// Tells the pacer what the answer says of its rule, and marks a throttled answer.
+    fn settle(
+        self,
+        mut resp: Response<ResponseBody>,
+        throttle: Option<Throttle>,
+    ) -> Response<ResponseBody> {
+        let wait = match resp.status() {
+            StatusCode::TOO_MANY_REQUESTS => retry_after(resp.headers(), SystemTime::now()),
+            _ => None,
+        };
+        if let Some(info) = RateLimitInfo::from_headers(resp.headers()) {
+            let route = self.route.unwrap_or_else(|| {
+                route_key(&self.method, self.uri.as_ref().map_or("/", http::Uri::path))
+            });
+            self.pacer.observe(&route, &info, throttle.as_ref(), wait);
+        }
+        drop(self.ticket);
+        if let Some(t) = throttle {
+            resp.extensions_mut().insert(t);
+        }
+        resp
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of the rate-limit layer.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub(crate) struct RateLimitFuture<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S>
+    where
+        S: Service<Request<Body>>,
+    {
+        // Sent at once (no rule known); the answer not read yet.
+        Sending {
+            #[pin]
+            call: Oneshot<S, Request<Body>>,
+            answer: Option<Answer>,
+        },
+        // Paced by a rule, or reading ahead in the answer's body.
+        Boxed {
+            call: BoxFuture<Result<Response<ResponseBody>, BoxError>>,
+        },
+    }
+}
+
+impl<S> Future for RateLimitFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (resp, answer) = match self.as_mut().project().state.project() {
+            StateProj::Boxed { call } => return call.as_mut().poll(cx),
+            StateProj::Sending { call, answer } => {
+                let resp = ready!(call.poll(cx)).map_err(Into::into);
+                (resp, answer.take())
             }
-            Ok(resp)
-        })
+        };
+        let resp = resp?;
+        let Some(answer) = answer else {
+            return Poll::Ready(Ok(resp));
+        };
+        match Throttle::from_head(resp.status(), &answer.method, resp.headers()) {
+            Head::Throttle(t) => Poll::Ready(Ok(answer.settle(resp, Some(t)))),
+            Head::NotThrottled => Poll::Ready(Ok(answer.settle(resp, None))),
+            Head::NeedsBody => {
+                let mut read = Box::pin(async move { Ok(answer.read(resp).await) });
+                let poll = read.as_mut().poll(cx);
+                self.project().state.set(State::Boxed { call: read });
+                poll
+            }
+        }
     }
 }

@@ -368,7 +368,7 @@ impl TransportBuilder {
         }
         let client = match self.inner {
             Some(client) => client,
-            None => client_service(HyperService::new(
+            None => ClientService::Hyper(HyperService::new(
                 &self.tls,
                 self.proxy.as_ref(),
                 self.connect_timeout,

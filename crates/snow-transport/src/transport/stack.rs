@@ -1,13 +1,13 @@
 //! The stack every request goes through, assembled from its layers in one place.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use snow_core::{Authenticator, BoxError, Instance};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::retry::RetryLayer;
@@ -16,6 +16,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::body::{Body, ResponseBody};
+use crate::client::HyperService;
+use crate::client_body::ClientBody;
 use crate::error::TransportError;
 use crate::layer::BoxFuture;
 use crate::layer::{
@@ -30,15 +32,18 @@ use crate::stats::Counters;
 /// downcast to [`TransportError`].
 pub type SnowService = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
 
-/// The body of the HTTP client's responses, before the body cap.
-pub(crate) type ClientBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// The HTTP client at the bottom of the stack (hyper-util's, or the caller's inner service),
-/// erased and shared: every stack built from one builder holds the same one, and so shares its
-/// connection pool. The layers above clone it for every request, which costs one reference
-/// count (a boxed clonable service would allocate a copy each time).
+/// The HTTP client at the bottom of the stack: the transport's own hyper-util client, or the
+/// caller's inner service, erased and shared. Every stack built from one builder holds the same
+/// one, and so shares its connection pool. The layers above clone it for every request, which
+/// costs one reference count (a boxed clonable service would allocate a copy each time); the
+/// transport's own client is called without boxing its future or its body.
 #[derive(Clone)]
-pub(crate) struct ClientService(Arc<dyn SendRequest>);
+pub(crate) enum ClientService {
+    /// The transport's own client.
+    Hyper(HyperService),
+    /// The caller's inner service.
+    Custom(Arc<dyn SendRequest>),
+}
 
 impl fmt::Debug for ClientService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,7 +52,7 @@ impl fmt::Debug for ClientService {
 }
 
 /// Sending one request through a shared service.
-trait SendRequest: Send + Sync {
+pub(crate) trait SendRequest: Send + Sync {
     fn send(&self, req: Request<Body>) -> BoxFuture<Result<Response<ClientBody>, BoxError>>;
 }
 
@@ -66,7 +71,7 @@ where
         let fut = self.0.clone().oneshot(req);
         Box::pin(async move {
             let resp = fut.await.map_err(Into::into)?;
-            Ok(resp.map(|b| b.map_err(Into::into).boxed_unsync()))
+            Ok(resp.map(ClientBody::new))
         })
     }
 }
@@ -74,18 +79,52 @@ where
 impl Service<Request<Body>> for ClientService {
     type Response = Response<ClientBody>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<ClientBody>, BoxError>>;
+    type Future = ClientFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        self.0.send(req)
+        match self {
+            ClientService::Hyper(client) => ClientFuture::Hyper {
+                call: client.call(req),
+            },
+            ClientService::Custom(client) => ClientFuture::Custom {
+                call: client.send(req),
+            },
+        }
     }
 }
 
-/// Erase an HTTP client service into a [`ClientService`].
+pin_project_lite::pin_project! {
+    /// The future of [`ClientService`].
+    #[project = ClientFutureProj]
+    pub(crate) enum ClientFuture {
+        Hyper {
+            #[pin]
+            call: <HyperService as Service<Request<Body>>>::Future,
+        },
+        Custom {
+            call: BoxFuture<Result<Response<ClientBody>, BoxError>>,
+        },
+    }
+}
+
+impl Future for ClientFuture {
+    type Output = Result<Response<ClientBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ClientFutureProj::Hyper { call } => {
+                call.poll(cx).map_ok(|resp| resp.map(ClientBody::Hyper))
+            }
+            ClientFutureProj::Custom { call } => call.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Erase a caller's HTTP client service into a [`ClientService`].
 pub(crate) fn client_service<S, B>(service: S) -> ClientService
 where
     S: Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
@@ -94,7 +133,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    ClientService(Arc::new(Shared(service)))
+    ClientService::Custom(Arc::new(Shared(service)))
 }
 
 /// One of the caller's layers, kept as a function so that every stack built from one builder

@@ -460,3 +460,82 @@ async fn lookalike_origins_and_odd_uri_forms_never_get_credentials() {
     assert_eq!(other.count(), 0);
     assert_eq!(instance.count(), 0);
 }
+
+/// A credential at hand from `authenticate_now` (or, with `now: None`, a failure there);
+/// `authenticate` counts its calls and sends another token, so what reaches the server shows
+/// which one ran.
+#[derive(Debug, Default)]
+struct AtHand {
+    replay: bool,
+    now: Option<&'static str>,
+    awaited: AtomicUsize,
+}
+
+#[async_trait]
+impl Authenticator for AtHand {
+    async fn authenticate(&self, req: &mut http::request::Parts) -> Result<(), AuthError> {
+        self.awaited.fetch_add(1, Ordering::SeqCst);
+        insert_credential(&mut req.headers, "authorization", "Bearer awaited", "token")
+    }
+    fn authenticate_now(&self, req: &mut http::request::Parts) -> Option<Result<(), AuthError>> {
+        Some(match self.now {
+            Some(token) => insert_credential(&mut req.headers, "authorization", token, "token"),
+            None => Err(AuthError::MissingCredential("no key at hand".into())),
+        })
+    }
+    fn can_replay(&self) -> bool {
+        self.replay
+    }
+}
+
+#[tokio::test]
+async fn a_credential_at_hand_is_sent_without_awaiting_one_and_recorded_as_sent() {
+    for replay in [false, true] {
+        let server = ok_server().await;
+        let auth = Arc::new(AtHand {
+            replay,
+            now: Some("Bearer now-secret"),
+            ..AtHand::default()
+        });
+        let t = Transport::builder(server.instance())
+            .auth(auth.clone())
+            .build()
+            .unwrap();
+        let resp = get(&t, "/api/now/table/incident").await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            server.seen()[0].headers["authorization"],
+            "Bearer now-secret",
+            "replay: {replay}"
+        );
+        assert_eq!(auth.awaited.load(Ordering::SeqCst), 0, "replay: {replay}");
+        // The credentials sent are on the answer, to keep them out of what it is quoted in.
+        let sent = resp
+            .extensions()
+            .get::<snow_core::secret::SentCredentials>()
+            .expect("the credentials sent are recorded");
+        assert_eq!(sent.redact("echo: now-secret."), "echo: [redacted].");
+    }
+}
+
+#[tokio::test]
+async fn a_credential_that_fails_at_hand_stops_the_request_unsent() {
+    for replay in [false, true] {
+        let server = ok_server().await;
+        let auth = Arc::new(AtHand {
+            replay,
+            ..AtHand::default()
+        });
+        let t = Transport::builder(server.instance())
+            .auth(auth.clone())
+            .build()
+            .unwrap();
+        let err = t.send(crate::get("/x")).await.unwrap_err();
+        assert!(
+            matches!(err, TransportError::Auth(AuthError::MissingCredential(_))),
+            "replay: {replay}: {err}"
+        );
+        assert_eq!(server.count(), 0);
+        assert_eq!(auth.awaited.load(Ordering::SeqCst), 0);
+    }
+}
