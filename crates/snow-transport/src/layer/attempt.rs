@@ -9,13 +9,13 @@ use std::task::{Context, Poll, ready};
 use http::{Request, Response};
 use snow_core::BoxError;
 use tokio::time::Instant;
-use tower::util::Oneshot;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing::instrument::Instrumented;
 
 use crate::body::{Body, ResponseBody};
+use crate::layer::ReadyCall;
 use crate::layer::observe::{RequestCtx, millis};
 use crate::stats::Counters;
 use crate::throttle::{Throttle, server_waits, transaction_id};
@@ -93,9 +93,14 @@ where
         );
         // With no subscriber listening, the answer's ids, waits and latency are not read.
         let observed = !span.is_disabled() || tracing::event_enabled!(tracing::Level::TRACE);
+        // The service below is called inside the attempt's span, as it is polled.
+        let call = {
+            let _entered = span.enter();
+            ReadyCall::new(&mut self.inner, req)
+        };
         AttemptFuture {
             start: observed.then(Instant::now),
-            call: self.inner.clone().oneshot(req).instrument(span),
+            call: call.instrument(span),
             counters: self.counters.clone(),
         }
     }
@@ -110,7 +115,7 @@ pin_project_lite::pin_project! {
         S: Service<Request<Body>>,
     {
         #[pin]
-        call: Instrumented<Oneshot<S, Request<Body>>>,
+        call: Instrumented<ReadyCall<S, Request<Body>>>,
         counters: Arc<Counters>,
         start: Option<Instant>,
     }

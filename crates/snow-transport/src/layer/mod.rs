@@ -17,12 +17,14 @@ mod body_limit;
 mod default_headers;
 pub(crate) mod observe;
 mod rate_limit;
+mod ready_call;
 pub(crate) mod retry;
 mod total_timeout;
 
 pub(crate) use attempt::AttemptLayer;
 pub(crate) use observe::ObserveLayer;
 pub(crate) use rate_limit::RateLimitLayer;
+pub(crate) use ready_call::ReadyCall;
 
 pub use auth::{AuthFuture, AuthLayer, AuthService};
 pub use base_uri::{BaseUri, BaseUriLayer};

@@ -9,13 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use http::{Request, Response, StatusCode};
 use snow_core::BoxError;
-use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{Body, ResponseBody};
-use crate::layer::BoxFuture;
 use crate::layer::observe::{RequestCtx, millis};
 use crate::layer::retry::retry_after;
+use crate::layer::{BoxFuture, ReadyCall};
 use crate::pacer::{Pacer, Ticket};
 use crate::throttle::{Head, RateLimitInfo, Throttle, route_key};
 
@@ -71,7 +70,6 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let pacer = self.pacer.clone();
-        let inner = self.inner.clone();
         let method = req.method().clone();
         // The route key is worked out before sending only once some route has a rule, and
         // otherwise only if the answer names one.
@@ -86,11 +84,12 @@ where
             };
             return RateLimitFuture {
                 state: State::Sending {
-                    call: inner.oneshot(req),
+                    call: ReadyCall::new(&mut self.inner, req),
                     answer: Some(answer),
                 },
             };
         }
+        let inner = self.inner.clone();
         let route = route_key(&method, req.uri().path());
         let ctx = req.extensions().get::<Arc<RequestCtx>>().cloned();
         RateLimitFuture {
@@ -200,7 +199,7 @@ pin_project_lite::pin_project! {
         // Sent at once (no rule known); the answer not read yet.
         Sending {
             #[pin]
-            call: Oneshot<S, Request<Body>>,
+            call: ReadyCall<S, Request<Body>>,
             answer: Option<Answer>,
         },
         // Paced by a rule, or reading ahead in the answer's body.

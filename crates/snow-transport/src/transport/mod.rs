@@ -16,7 +16,7 @@ use crate::stats::Stats;
 
 pub use builder::{DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, TransportBuilder};
 pub use stack::SnowService;
-use stack::Stack;
+use stack::{Call, Stack};
 
 /// An HTTP transport bound to one ServiceNow instance: connection pool, TLS, proxy, timeouts,
 /// retries, concurrency limit and authentication, as one cheap-to-clone handle.
@@ -46,6 +46,8 @@ struct Shared {
     instance: Instance,
     auth: Arc<dyn Authenticator>,
     service: SnowService,
+    /// The same stack, as `send` calls it.
+    call: Arc<dyn Call>,
     /// Token calls to the instance's own origin.
     exchange: SnowService,
     /// Token calls to any other origin: no credential-bearing default header.
@@ -61,10 +63,12 @@ impl Transport {
     }
 
     fn new(instance: Instance, auth: Arc<dyn Authenticator>, stack: Stack) -> Self {
+        let (service, call) = stack.service(auth.clone());
         Self {
             shared: Arc::new(Shared {
                 instance,
-                service: stack.service(auth.clone()),
+                service,
+                call,
                 exchange: stack.exchange(),
                 foreign_exchange: stack.foreign_exchange(),
                 auth,
@@ -101,10 +105,12 @@ impl Transport {
     /// [`with_auth`](Self::with_auth) for an authenticator that is already shared.
     pub fn with_auth_arc(&self, auth: Arc<dyn Authenticator>) -> Transport {
         let shared = &self.shared;
+        let (service, call) = shared.stack.service(auth.clone());
         Self {
             shared: Arc::new(Shared {
                 instance: shared.instance.clone(),
-                service: shared.stack.service(auth.clone()),
+                service,
+                call,
                 exchange: shared.exchange.clone(),
                 foreign_exchange: shared.foreign_exchange.clone(),
                 auth,
@@ -128,9 +134,8 @@ impl Transport {
     /// Non-2xx statuses are responses, not errors.
     pub async fn send(&self, req: Request<Body>) -> Result<Response<ResponseBody>, TransportError> {
         self.shared
-            .service
-            .clone()
-            .oneshot(req)
+            .call
+            .call(req)
             .await
             .map_err(TransportError::from)
     }

@@ -19,11 +19,11 @@ use crate::body::{Body, ResponseBody};
 use crate::client::HyperService;
 use crate::client_body::ClientBody;
 use crate::error::TransportError;
-use crate::layer::BoxFuture;
 use crate::layer::{
     AttemptLayer, AuthLayer, BodyLimitLayer, DefaultHeadersLayer, ObserveLayer, RateLimitLayer,
     RetryPolicy, TotalTimeoutLayer,
 };
+use crate::layer::{BoxFuture, ReadyCall};
 use crate::pacer::Pacer;
 use crate::rate_limit::RateLimitConfig;
 use crate::stats::Counters;
@@ -31,6 +31,27 @@ use crate::stats::Counters;
 /// The transport as one erased tower service: `Clone + Send + Sync`, errors are `BoxError`s that
 /// downcast to [`TransportError`].
 pub type SnowService = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
+
+/// The main stack as [`Transport::send`](crate::Transport::send) calls it: the stack's own type
+/// behind a shared reference, so that a call clones the stack's layers (reference counts) and
+/// boxes its future once, where calling a [`SnowService`] boxes a copy of the service as well.
+pub(crate) trait Call: Send + Sync {
+    fn call(&self, req: Request<Body>) -> BoxFuture<Result<Response<ResponseBody>, BoxError>>;
+}
+
+impl<S> Call for S
+where
+    S: Service<Request<Body>, Response = Response<ResponseBody>, Error = BoxError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    fn call(&self, req: Request<Body>) -> BoxFuture<Result<Response<ResponseBody>, BoxError>> {
+        Box::pin(ReadyCall::new(&mut self.clone(), req))
+    }
+}
 
 /// The HTTP client at the bottom of the stack: the transport's own hyper-util client, or the
 /// caller's inner service, erased and shared. Every stack built from one builder holds the same
@@ -220,24 +241,23 @@ impl Stack {
     /// cap, HTTP client. Every error leaves it as a boxed [`TransportError`].
     ///
     /// [`BaseUriLayer`]: crate::layer::BaseUriLayer
-    pub(crate) fn service(&self, auth: Arc<dyn Authenticator>) -> SnowService {
+    pub(crate) fn service(&self, auth: Arc<dyn Authenticator>) -> (SnowService, Arc<dyn Call>) {
         let pacer = Arc::new(Pacer::new(self.rate_limits.clone()));
-        BoxCloneSyncService::new(
-            ServiceBuilder::new()
-                .map_err(typed as fn(BoxError) -> BoxError)
-                .layer(self.observe.clone())
-                .option_layer(self.total_timeout)
-                .option_layer(self.caller_layers.non_empty())
-                .layer(self.default_headers.clone())
-                .option_layer(self.concurrency_limit.clone())
-                .layer(self.retry.clone())
-                .layer(self.attempt.clone())
-                .layer(RateLimitLayer::new(pacer))
-                .option_layer(self.attempt_timeout.clone())
-                .layer(AuthLayer::new(auth, self.instance.clone()))
-                .layer(self.body_limit)
-                .service(self.client.clone()),
-        )
+        let stack = ServiceBuilder::new()
+            .map_err(typed as fn(BoxError) -> BoxError)
+            .layer(self.observe.clone())
+            .option_layer(self.total_timeout)
+            .option_layer(self.caller_layers.non_empty())
+            .layer(self.default_headers.clone())
+            .option_layer(self.concurrency_limit.clone())
+            .layer(self.retry.clone())
+            .layer(self.attempt.clone())
+            .layer(RateLimitLayer::new(pacer))
+            .option_layer(self.attempt_timeout.clone())
+            .layer(AuthLayer::new(auth, self.instance.clone()))
+            .layer(self.body_limit)
+            .service(self.client.clone());
+        (BoxCloneSyncService::new(stack.clone()), Arc::new(stack))
     }
 
     /// Token calls to the instance's own origin: observability, total timeout, default
