@@ -100,9 +100,10 @@ pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
     /// them may have to wait (a token to fetch or renew). The transport calls `authenticate`
     /// after a `None`, so an authenticator that returns `None` loses nothing but speed.
     ///
-    /// An authenticator whose credential is fixed (a password, key or token) returns `Some`:
-    /// the transport then sends the request without setting up a future for the credential.
-    /// What it does to the request must be what `authenticate` does.
+    /// An authenticator whose credential is fixed (a password, key or token) or cached returns
+    /// `Some`: the transport then applies it without setting up a future for the credential.
+    /// With `Some`, what it does to the request must be what `authenticate` does; with `None`,
+    /// it must leave the request untouched, since `authenticate` runs next on the same head.
     ///
     /// ```
     /// use snow_core::{Authenticator, NoAuth, http};

@@ -91,14 +91,36 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn any_body_is_boxed_and_a_client_body_kept_as_it_is() {
+    async fn hyper_s_body_is_held_unboxed_and_a_client_body_kept_as_it_is() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (client_io, mut server_io) = tokio::io::duplex(4096);
+        tokio::spawn(async move {
+            let mut head = [0u8; 1024];
+            let _ = server_io.read(&mut head).await;
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc";
+            server_io.write_all(answer).await.unwrap();
+        });
+        let io = hyper_util::rt::TokioIo::new(client_io);
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        let request = http::Request::get("/")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let resp = send.send_request(request).await.unwrap();
+        let body = ClientBody::new(resp.into_body());
+        assert!(matches!(body, ClientBody::Hyper(_)));
+        let again = ClientBody::new(body);
+        assert!(matches!(again, ClientBody::Hyper(_)));
+        assert_eq!(&again.collect().await.unwrap().to_bytes()[..], b"abc");
+    }
+
+    #[tokio::test]
+    async fn any_other_body_is_boxed() {
         let full = ClientBody::new(http_body_util::Full::new(Bytes::from_static(b"abc")));
         assert!(matches!(full, ClientBody::Boxed(_)));
-        let again = ClientBody::new(full);
-        assert!(matches!(again, ClientBody::Boxed(_)));
-        assert_eq!(again.size_hint().exact(), Some(3));
-        assert!(!again.is_end_stream());
-        let bytes = again.collect().await.unwrap().to_bytes();
+        assert_eq!(full.size_hint().exact(), Some(3));
+        assert!(!full.is_end_stream());
+        let bytes = full.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"abc");
     }
 }

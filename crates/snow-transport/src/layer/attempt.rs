@@ -93,13 +93,15 @@ where
         );
         // With no subscriber listening, the answer's ids, waits and latency are not read.
         let observed = !span.is_disabled() || tracing::event_enabled!(tracing::Level::TRACE);
-        // The service below is called inside the attempt's span, as it is polled.
+        // The latency counts the work done when the service below is called, which is done
+        // inside the attempt's span, as its polling is.
+        let start = observed.then(Instant::now);
         let call = {
             let _entered = span.enter();
             ReadyCall::new(&mut self.inner, req)
         };
         AttemptFuture {
-            start: observed.then(Instant::now),
+            start,
             call: call.instrument(span),
             counters: self.counters.clone(),
         }

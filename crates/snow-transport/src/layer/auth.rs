@@ -103,14 +103,14 @@ where
         let (mut parts, body) = req.into_parts();
         parts.uri = match self.instance.resolve_uri(&parts.uri) {
             Ok(uri) => uri,
-            Err(e) => return AuthFuture::failed(TransportError::refused_target(e).boxed()),
+            Err(e) => return self.refuse(TransportError::refused_target(e)),
         };
         // A credential at hand and no replay to prepare for: send with the service made ready.
         if !self.auth.can_replay()
             && let Some(done) = self.auth.authenticate_now(&mut parts)
         {
             if let Err(e) = done {
-                return AuthFuture::failed(TransportError::Auth(e).boxed());
+                return self.refuse(TransportError::Auth(e));
             }
             let sent = self.sent.get(&parts);
             return AuthFuture {
@@ -169,13 +169,19 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<S> AuthFuture<S>
+impl<S> AuthService<S>
 where
-    S: Service<Request<Body>>,
+    S: Service<Request<Body>> + Clone,
 {
-    fn failed(error: BoxError) -> Self {
+    /// Fails the request unsent. The service made ready for it is let go (what it holds for
+    /// the call, a concurrency limit's permit say, with it) and a fresh clone takes its place.
+    fn refuse(&mut self, error: TransportError) -> AuthFuture<S> {
+        let fresh = self.inner.clone();
+        drop(std::mem::replace(&mut self.inner, fresh));
         AuthFuture {
-            state: State::Failed { error: Some(error) },
+            state: State::Failed {
+                error: Some(error.boxed()),
+            },
         }
     }
 }
@@ -206,12 +212,9 @@ where
                 Poll::Ready(Ok(resp))
             }
             StateProj::Waiting { call } => call.as_mut().poll(cx),
-            StateProj::Failed { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
-                TransportError::InvalidRequest {
-                    message: "the request's future was polled after it ended".into(),
-                }
-                .boxed()
-            }))),
+            StateProj::Failed { error } => Poll::Ready(Err(error
+                .take()
+                .expect("AuthFuture polled after completion"))),
         }
     }
 }

@@ -33,7 +33,8 @@ pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use retry::RetryPolicy;
 pub use total_timeout::{TotalTimeout, TotalTimeoutFuture, TotalTimeoutLayer};
 
-/// The boxed future the auth and rate-limit layers fall back on when they have to wait (for a
-/// credential to be fetched, for a rule's pacing) or may replay; their common path, and every
-/// other layer, returns a named future.
+/// The boxed future of [`BaseUriLayer`]'s service, and the one the auth and rate-limit layers
+/// fall back on when they may have to wait (for a credential to be fetched, for a rule's
+/// pacing, for a 401 to be replayed with an authenticator that can renew); the other layers,
+/// and those two on their common path, return named futures.
 pub type BoxFuture<T> = futures_util::future::BoxFuture<'static, T>;

@@ -9,12 +9,12 @@ use tower::{Service, ServiceExt};
 
 pin_project_lite::pin_project! {
     /// A call to the service below a layer. The layers that use it (attempt, rate limit) sit
-    /// on services that are ready at once and keep no state while not ready, so the service is
-    /// asked whether it is ready when the call is made: it then is called there and then, and
-    /// the future holds only its answer's future, not the request and a clone of the service
-    /// until first polled (as a `Oneshot` does; each of them is moved with the future, and a
-    /// request is 264 bytes). A service that is not ready at once gets a `Oneshot` that waits
-    /// for it.
+    /// on services that are ready at once, so the service is asked whether it is ready when the
+    /// call is made: it then is called there and then, and the future holds only its answer's
+    /// future, not the request and a clone of the service until first polled (as a `Oneshot`
+    /// does; each of them is moved with the future, and a request is 264 bytes). A service
+    /// that is not ready at once goes into a `Oneshot` that waits for it. Like a `Oneshot`, it
+    /// panics when polled after it completed.
     #[project = ReadyCallProj]
     pub(crate) enum ReadyCall<S, R>
     where
@@ -46,9 +46,15 @@ where
                 call: service.call(req),
             },
             Poll::Ready(Err(e)) => ReadyCall::Failed { error: Some(e) },
-            Poll::Pending => ReadyCall::Waiting {
-                call: service.clone().oneshot(req),
-            },
+            // The service that said Pending may hold a place in a queue (a semaphore's): it
+            // goes into the `Oneshot`, which polls it with the real waker, and a fresh clone
+            // stays behind for the next call.
+            Poll::Pending => {
+                let fresh = service.clone();
+                ReadyCall::Waiting {
+                    call: std::mem::replace(service, fresh).oneshot(req),
+                }
+            }
         }
     }
 }
@@ -63,11 +69,9 @@ where
         match self.project() {
             ReadyCallProj::Called { call } => call.poll(cx),
             ReadyCallProj::Waiting { call } => call.poll(cx),
-            ReadyCallProj::Failed { error } => match error.take() {
-                Some(e) => Poll::Ready(Err(e)),
-                // Polled again after it ended: it stays ended.
-                None => Poll::Pending,
-            },
+            ReadyCallProj::Failed { error } => Poll::Ready(Err(error
+                .take()
+                .expect("ReadyCall polled after completion"))),
         }
     }
 }
@@ -103,6 +107,29 @@ mod tests {
         fn call(&mut self, req: u32) -> Self::Future {
             std::future::ready(Ok(req * 2))
         }
+    }
+
+    #[tokio::test]
+    async fn a_service_waiting_for_a_permit_is_the_one_that_gets_it() {
+        use std::sync::Arc;
+        use tokio::sync::Semaphore;
+        use tower::Layer;
+        use tower::limit::GlobalConcurrencyLimitLayer;
+
+        let semaphore = Arc::new(Semaphore::new(1));
+        let held = semaphore.clone().acquire_owned().await.unwrap();
+        let mut limited = GlobalConcurrencyLimitLayer::with_semaphore(semaphore).layer(Late {
+            pending: 0,
+            broken: false,
+        });
+        let call = ReadyCall::new(&mut limited, 4);
+        assert!(matches!(call, ReadyCall::Waiting { .. }));
+        // The permit goes to the first waiter in the semaphore's queue: the call's own.
+        drop(held);
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), call).await;
+        assert_eq!(answer.expect("the call gets the permit"), Ok(8));
+        // And the service left in the layer is a fresh one that can be called.
+        assert_eq!(ReadyCall::new(&mut limited, 5).await, Ok(10));
     }
 
     #[tokio::test]

@@ -539,3 +539,45 @@ async fn a_credential_that_fails_at_hand_stops_the_request_unsent() {
         assert_eq!(auth.awaited.load(Ordering::SeqCst), 0);
     }
 }
+
+/// Says so in a log line when its credential is put on.
+#[derive(Debug)]
+struct Talkative;
+
+#[async_trait]
+impl Authenticator for Talkative {
+    async fn authenticate(&self, req: &mut http::request::Parts) -> Result<(), AuthError> {
+        self.authenticate_now(req).unwrap_or(Ok(()))
+    }
+    fn authenticate_now(&self, req: &mut http::request::Parts) -> Option<Result<(), AuthError>> {
+        tracing::info!("credential put on");
+        Some(insert_credential(
+            &mut req.headers,
+            "authorization",
+            "Bearer talk",
+            "token",
+        ))
+    }
+    fn can_replay(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_credential_at_hand_is_put_on_inside_the_attempt_span() {
+    let capture = snow_test_support::Capture::default();
+    let _guard = capture.install();
+    let server = ok_server().await;
+    let t = Transport::builder(server.instance())
+        .auth(Talkative)
+        .build()
+        .unwrap();
+    get(&t, "/api/now/table/incident").await;
+    let text = capture.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("credential put on"))
+        .unwrap_or_else(|| panic!("no log line from the authenticator in:\n{text}"));
+    assert!(line.contains("snow.request"), "{line}");
+    assert!(line.contains("snow.attempt"), "{line}");
+}
