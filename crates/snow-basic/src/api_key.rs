@@ -5,7 +5,7 @@ use std::fmt;
 use snow_core::http::HeaderName;
 use snow_core::http::uri::{PathAndQuery, Uri};
 use snow_core::secret::{ExposeSecret, SecretString};
-use snow_core::{API_KEY_HEADER, AuthError, Authenticator, async_trait, encode_component, http};
+use snow_core::{API_KEY_HEADER, AuthError, encode_component, http};
 
 use crate::Prepared;
 
@@ -160,20 +160,4 @@ impl ApiKey {
     }
 }
 
-#[async_trait]
-impl Authenticator for ApiKey {
-    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
-        self.apply(request)
-    }
-    /// The credential is at hand: never waits.
-    fn authenticate_now(
-        &self,
-        request: &mut http::request::Parts,
-    ) -> Option<Result<(), AuthError>> {
-        Some(self.apply(request))
-    }
-    /// A fixed credential: a 401 is final.
-    fn can_replay(&self) -> bool {
-        false
-    }
-}
+fixed_credential!(ApiKey);

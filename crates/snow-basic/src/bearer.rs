@@ -3,7 +3,7 @@
 use std::fmt;
 
 use snow_core::secret::{ExposeSecret, SecretString};
-use snow_core::{AuthError, Authenticator, async_trait, http};
+use snow_core::{AuthError, http};
 
 use crate::Prepared;
 
@@ -61,20 +61,4 @@ impl BearerToken {
     }
 }
 
-#[async_trait]
-impl Authenticator for BearerToken {
-    async fn authenticate(&self, request: &mut http::request::Parts) -> Result<(), AuthError> {
-        self.apply(request)
-    }
-    /// The credential is at hand: never waits.
-    fn authenticate_now(
-        &self,
-        request: &mut http::request::Parts,
-    ) -> Option<Result<(), AuthError>> {
-        Some(self.apply(request))
-    }
-    /// A fixed credential: a 401 is final.
-    fn can_replay(&self) -> bool {
-        false
-    }
-}
+fixed_credential!(BearerToken);

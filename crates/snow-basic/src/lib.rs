@@ -36,6 +36,33 @@
 //! # });
 //! ```
 
+/// `Authenticator` for a type with a fixed credential and an `apply` method that puts it on a
+/// request: applied without waiting, and a 401 is final.
+macro_rules! fixed_credential {
+    ($ty:ty) => {
+        #[snow_core::async_trait]
+        impl snow_core::Authenticator for $ty {
+            async fn authenticate(
+                &self,
+                request: &mut snow_core::http::request::Parts,
+            ) -> Result<(), snow_core::AuthError> {
+                self.apply(request)
+            }
+            /// The credential is at hand: never waits.
+            fn authenticate_now(
+                &self,
+                request: &mut snow_core::http::request::Parts,
+            ) -> Option<Result<(), snow_core::AuthError>> {
+                Some(self.apply(request))
+            }
+            /// A fixed credential: a 401 is final.
+            fn can_replay(&self) -> bool {
+                false
+            }
+        }
+    };
+}
+
 mod api_key;
 mod basic;
 mod bearer;
