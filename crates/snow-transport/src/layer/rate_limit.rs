@@ -76,8 +76,7 @@ where
         if !pacer.routes_known() {
             // No rule to wait for: the request goes at once.
             let answer = Answer {
-                route: None,
-                uri: Some(req.uri().clone()),
+                route: Route::Later(req.uri().clone()),
                 method,
                 ticket: pacer.untracked(),
                 pacer,
@@ -108,26 +107,33 @@ where
                         }
                     }
                     let answer = Answer {
-                        route: Some(route),
-                        uri: None,
+                        route: Route::Known(route),
                         method,
                         ticket,
                         pacer,
                     };
                     let resp = inner.oneshot(req).await.map_err(Into::into)?;
-                    Ok(answer.read(resp).await)
+                    Ok(match answer.throttle(&resp) {
+                        Some(throttle) => answer.settle(resp, throttle),
+                        None => answer.peek_then_settle(resp).await,
+                    })
                 }),
             },
         }
     }
 }
 
+/// The route a request counts against.
+enum Route {
+    /// Worked out before sending.
+    Known(String),
+    /// Worked out from this URI only if the answer names a rule.
+    Later(http::Uri),
+}
+
 /// What the layer learns from an answer with, and the request's place in flight.
 struct Answer {
-    /// The request's route, when it was worked out before sending.
-    route: Option<String>,
-    /// The request's URI, to work the route out if the answer names a rule.
-    uri: Option<http::Uri>,
+    route: Route,
     method: http::Method,
     /// Held until the answer is read.
     ticket: Ticket,
@@ -135,23 +141,24 @@ struct Answer {
 }
 
 impl Answer {
-    /// Learns from `resp`, peeking at its body when only the body tells what kind of throttling
-    /// it is.
-    async fn read(self, mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
-        let throttle = match Throttle::from_head(resp.status(), &self.method, resp.headers()) {
-            Head::Throttle(t) => Some(t),
-            Head::NotThrottled => None,
-            Head::NeedsBody => {
-                // Best effort: a body that does not arrive in time is a semaphore 429's.
-                let body = resp.body_mut();
-                let prefix = tokio::time::timeout(PEEK_TIME, body.peek(PEEK_BYTES))
-                    .await
-                    .ok()
-                    .map(Throttle::from_body);
-                Some(prefix.unwrap_or(Throttle::Semaphore))
-            }
-        };
-        self.settle(resp, throttle)
+    /// What kind of throttling the answer's head says it is: `None` when only its body can
+    /// tell ([`peek_then_settle`](Self::peek_then_settle)).
+    fn throttle(&self, resp: &Response<ResponseBody>) -> Option<Option<Throttle>> {
+        match Throttle::from_head(resp.status(), &self.method, resp.headers()) {
+            Head::Throttle(t) => Some(Some(t)),
+            Head::NotThrottled => Some(None),
+            Head::NeedsBody => None,
+        }
+    }
+
+    /// Reads ahead in the answer's body to tell what kind of throttling it is, then settles.
+    async fn peek_then_settle(self, mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
+        // Best effort: a body that does not arrive in time is a semaphore 429's.
+        let prefix = tokio::time::timeout(PEEK_TIME, resp.body_mut().peek(PEEK_BYTES))
+            .await
+            .ok()
+            .map(Throttle::from_body);
+        self.settle(resp, Some(prefix.unwrap_or(Throttle::Semaphore)))
     }
 
     /// Tells the pacer what the answer says of its rule, and marks a throttled answer.
@@ -165,9 +172,10 @@ impl Answer {
             _ => None,
         };
         if let Some(info) = RateLimitInfo::from_headers(resp.headers()) {
-            let route = self.route.unwrap_or_else(|| {
-                route_key(&self.method, self.uri.as_ref().map_or("/", http::Uri::path))
-            });
+            let route = match self.route {
+                Route::Known(route) => route,
+                Route::Later(uri) => route_key(&self.method, uri.path()),
+            };
             self.pacer.observe(&route, &info, throttle.as_ref(), wait);
         }
         drop(self.ticket);
@@ -228,11 +236,10 @@ where
         let Some(answer) = answer else {
             return Poll::Ready(Ok(resp));
         };
-        match Throttle::from_head(resp.status(), &answer.method, resp.headers()) {
-            Head::Throttle(t) => Poll::Ready(Ok(answer.settle(resp, Some(t)))),
-            Head::NotThrottled => Poll::Ready(Ok(answer.settle(resp, None))),
-            Head::NeedsBody => {
-                let mut read = Box::pin(async move { Ok(answer.read(resp).await) });
+        match answer.throttle(&resp) {
+            Some(throttle) => Poll::Ready(Ok(answer.settle(resp, throttle))),
+            None => {
+                let mut read = Box::pin(async move { Ok(answer.peek_then_settle(resp).await) });
                 let poll = read.as_mut().poll(cx);
                 self.project().state.set(State::Boxed { call: read });
                 poll
