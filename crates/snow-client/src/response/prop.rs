@@ -258,6 +258,20 @@ proptest! {
         }
     }
 
+    /// Decoding from the text checked whole gives what decoding from the bytes gives: the same
+    /// value, or the same error at the same place (bytes that are not UTF-8 included).
+    #[test]
+    fn json_read_as_checked_text_reads_as_bytes(body in bodies(), page in pages()) {
+        for bytes in [&body[..], page.as_bytes()] {
+            let text = super::json_from_bytes::<serde_json::Value>(bytes).map_err(|e| e.to_string());
+            let slice = serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| e.to_string());
+            prop_assert_eq!(text, slice);
+            let text = super::json_from_bytes::<Record>(bytes).map_err(|e| e.to_string());
+            let slice = serde_json::from_slice::<Record>(bytes).map_err(|e| e.to_string());
+            prop_assert_eq!(text, slice);
+        }
+    }
+
     /// `X-Attachment-Metadata` is JSON text from the server.
     #[test]
     fn any_attachment_metadata_is_read_without_panic(text in "[ -~]{0,120}") {
