@@ -27,6 +27,7 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+mod brackets;
 mod excerpt;
 pub(crate) mod link;
 mod scan;

@@ -160,16 +160,35 @@ fn pages() -> impl Strategy<Value = String> {
         4 => text.prop_map(serde_json::Value::String),
         1 => (text, text).prop_map(|(link, value)| serde_json::json!({"link": link, "value": value})),
         1 => Just(serde_json::json!([1, {"a": [null, true]}, -2.5e3])),
+        // A sys_id that is not the record's own: inside a value, and spelled inside a string.
+        1 => text.prop_map(|t| serde_json::json!({"sys_id": t, "x": ["sys_id"]})),
+        1 => Just(serde_json::Value::String(r#"{"sys_id":"no"}"#.to_owned())),
     ];
-    let record = prop::collection::vec(("[a-z_]{1,8}|sys_id", value), 0..6)
-        .prop_map(|members| serde_json::Value::Object(members.into_iter().collect()));
-    (prop::collection::vec(record, 0..5), ws.clone(), ws).prop_map(|(records, a, b)| {
-        let records: Vec<String> = records.iter().map(|r| r.to_string()).collect();
-        format!(
-            "{a}{{{b}\"result\"{a}:{b}[{a}{}{b}]{a}}}{b}",
-            records.join(&format!("{a},{b}"))
-        )
-    })
+    // Names with an escape (`"` or `\` in them) now and then.
+    let record = prop::collection::vec(
+        ("[a-z_]{1,8}|sys_id|[a-z]{1,2}[\"\\\\][a-z]{0,2}", value),
+        0..6,
+    )
+    .prop_map(|members| serde_json::Value::Object(members.into_iter().collect()));
+    (
+        prop::collection::vec(record, 0..5),
+        ws.clone(),
+        ws,
+        any::<bool>(),
+    )
+        .prop_map(|(records, a, b, escape)| {
+            let records: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+            let page = format!(
+                "{a}{{{b}\"result\"{a}:{b}[{a}{}{b}]{a}}}{b}",
+                records.join(&format!("{a},{b}"))
+            );
+            // A name that spells sys_id with an escape.
+            if escape {
+                page.replacen(r#""sys_id":"#, r#""sys\u005fid":"#, 1)
+            } else {
+                page
+            }
+        })
 }
 
 proptest! {

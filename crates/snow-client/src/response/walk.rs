@@ -6,14 +6,17 @@
 //! (the `sys_id` the paging checks read, [`member`]) and the members of a lazily read
 //! [`Record`](crate::Record) ([`object_members`]).
 //!
-//! What it accepts is a superset of JSON: it follows strings, brackets and the punctuation
-//! between members, and does not look into numbers, literals, escapes or UTF-8. So nothing it
+//! What it accepts is a superset of JSON: it follows strings and brackets (and, for one
+//! object's members, the punctuation between them), and does not look into numbers, literals,
+//! escapes or UTF-8. A page's records are found by their brackets alone ([`Brackets`]). So nothing it
 //! finds is used before serde_json has read those bytes: a record it delimits is decoded, and
 //! validated, when it is used. Every function returns `None` on anything it does not expect (the
 //! caller then asks serde_json, which names the problem), never panics on any input, and never
 //! recurses, so nesting depth costs no stack.
 
 use std::ops::Range;
+
+use super::brackets::Brackets;
 
 /// Whether `b` is JSON whitespace (space, tab, line feed, carriage return; nothing else).
 fn is_ws(b: u8) -> bool {
@@ -185,48 +188,143 @@ impl RecordAt {
 }
 
 /// The records of a list answer shaped exactly `{"result":[{...},{...}]}` (JSON whitespace
-/// anywhere between the parts), each record an object whose members the walk follows, with
-/// each record's `sys_id` member found on the way. `None` for any other shape: another member
-/// beside `result` (ServiceNow's `error` after a cancelled transaction), a body cut short, a
-/// record that is not an object, anything after the closing brace. The caller then decodes the
-/// body with serde_json, which says what is wrong.
+/// anywhere between the parts), each record an object, with each record's `sys_id` member
+/// found on the way. `None` for any other shape: another member beside `result`
+/// (ServiceNow's `error` after a cancelled transaction), a body cut short, a record that is not
+/// an object, brackets that do not match, anything after the closing brace. The caller then
+/// decodes the body with serde_json, which says what is wrong.
+///
+/// A page is walked by its brackets ([`Brackets`]), not member by member: the inside of a
+/// record is read when the record is decoded, and a record whose members are not JSON fails
+/// there. Its `sys_id` is found by its name: the last `"sys_id"` followed by `:` outside the
+/// record's inner objects and arrays (in a record that is JSON, that is its member of that
+/// name: a string value cannot hold an unescaped quote). When a string followed by `:` holds
+/// an escape (a member name that could spell `sys_id`, or a `"sys_id"` whose first quote is
+/// escaped), the sys_id is left unknown.
 pub(crate) fn result_records(body: &[u8]) -> Option<Vec<RecordAt>> {
-    let mut j = result_value(body)?;
-    if body.get(j) != Some(&b'[') {
+    let open = result_value(body)?;
+    if body.get(open) != Some(&b'[') {
         return None;
     }
-    j = skip_ws(body, j + 1);
+    let mut brackets = Brackets::new(body);
+    // The envelope's `{` is the one bracket before `[`.
+    while brackets.next_bracket()? != open {}
+    let finder = memchr::memmem::Finder::new(b"\"sys_id\"");
     let mut records = Vec::new();
-    if body.get(j) == Some(&b']') {
-        j += 1;
-    } else {
-        loop {
-            let start = j;
-            let mut sys_id = Some(None);
-            let end = object_members(body, start, |m| {
-                if m.name_escaped {
-                    sys_id = None;
-                } else if sys_id.is_some() && body.get(m.name) == Some(b"sys_id") {
-                    sys_id = Some(Some(m.value.start - start..m.value.end - start));
-                }
-                Some(())
-            })?;
-            records.push(RecordAt {
-                bytes: start..end,
-                sys_id,
-            });
-            j = skip_ws(body, end);
-            match body.get(j)? {
-                b',' => j = skip_ws(body, j + 1),
-                b']' => {
-                    j += 1;
-                    break;
-                }
-                _ => return None,
+    // The objects and arrays inside the current record.
+    let mut inner = Vec::new();
+    let mut after = open;
+    loop {
+        let start = brackets.next_bracket()?;
+        let first = records.is_empty();
+        match body[start] {
+            b']' if first && skip_ws(body, after + 1) == start => {
+                return envelope_ends(body, start + 1).then_some(records);
             }
+            b'{' if first && skip_ws(body, after + 1) == start => {}
+            b'{' if !first && separated_by_comma(body, after + 1, start) => {}
+            _ => return None,
+        }
+        inner.clear();
+        let mut depth = 1usize;
+        let mut opened = start;
+        let end = loop {
+            let at = brackets.next_bracket()?;
+            if matches!(body[at], b'{' | b'[') {
+                if depth == 1 {
+                    opened = at;
+                }
+                depth += 1;
+            } else {
+                depth -= 1;
+                match depth {
+                    0 => break at,
+                    1 => inner.push(opened..at + 1),
+                    _ => {}
+                }
+            }
+        };
+        if body[end] != b'}' {
+            return None;
+        }
+        let record = start..end + 1;
+        let escapes = brackets
+            .last_backslash_before(end)
+            .is_some_and(|at| at > start);
+        let sys_id = if escapes && has_escaped_name(body, record.clone()) {
+            None
+        } else {
+            sys_id_member(body, record.clone(), &inner, &finder)
+        };
+        records.push(RecordAt {
+            bytes: record,
+            sys_id,
+        });
+        after = end;
+        let next = skip_ws(body, end + 1);
+        if body.get(next) == Some(&b']') {
+            return (brackets.next_bracket()? == next && envelope_ends(body, next + 1))
+                .then_some(records);
         }
     }
-    envelope_ends(body, j).then_some(records)
+}
+
+/// Whether `b[from..to]` is one `,` with JSON whitespace around it.
+fn separated_by_comma(b: &[u8], from: usize, to: usize) -> bool {
+    let Some(gap) = b.get(from..to) else {
+        return false;
+    };
+    let comma = skip_ws(gap, 0);
+    gap.get(comma) == Some(&b',') && skip_ws(gap, comma + 1) == gap.len()
+}
+
+/// The value of the record's last member named `sys_id` (see [`result_records`]), relative to
+/// the record's first byte; `Some(None)` when it has none.
+#[allow(clippy::option_option)]
+fn sys_id_member(
+    b: &[u8],
+    record: Range<usize>,
+    inner: &[Range<usize>],
+    finder: &memchr::memmem::Finder<'_>,
+) -> Option<Option<Range<usize>>> {
+    let start = record.start;
+    let mut value = None;
+    for at in finder.find_iter(b.get(record)?) {
+        let quote = start + at;
+        if inner.iter().any(|r| r.contains(&quote)) {
+            continue;
+        }
+        let colon = skip_ws(b, quote + 8);
+        if b.get(colon) == Some(&b':') {
+            value = Some(skip_ws(b, colon + 1));
+        }
+    }
+    let Some(value) = value else {
+        return Some(None);
+    };
+    let end = value_end(b, value)?;
+    Some(Some(value - start..end - start))
+}
+
+/// Whether a string holding an escape is followed by `:` in `record`: a member name (of the
+/// record or of an object inside it) that could spell `sys_id`.
+fn has_escaped_name(b: &[u8], record: Range<usize>) -> bool {
+    let Some(text) = b.get(record.clone()) else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(b'\\', text.get(from..).unwrap_or_default()) {
+        // The end of the string holding this backslash (`string_end` reads from the byte
+        // after the one it is given).
+        let Some((end, _)) = (from + k).checked_sub(1).and_then(|i| string_end(text, i)) else {
+            return true;
+        };
+        if text.get(skip_ws(text, end)) == Some(&b':') {
+            return true;
+        }
+        from = end;
+    }
+    false
 }
 
 /// Where the value of `result` starts in a body that opens `{"result":`.
@@ -308,8 +406,10 @@ mod tests {
             br#"{"result":{"a":1}}"#,
             br#"{"result":[{"a":1}]}x"#,
             br#"{"result":[{"a":1}}]}"#,
-            br#"{"result":[{"a" 1}]}"#,
-            br#"{"result":[{"a":1,}]}"#,
+            br#"{"result":[{"a":1},]}"#,
+            br#"{"result":[{"a":1}{"b":2}]}"#,
+            br#"{"result":[{"a":1},,{"b":2}]}"#,
+            br#"{"result":[[{"a":1}]]}"#,
             br#"{"resul\u0074":[]}"#,
             b"\x0c{\"result\":[]}",
             b"",
@@ -322,6 +422,52 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn a_record_whose_members_are_not_json_is_delimited_for_its_decoding_to_report() {
+        for (body, record) in [
+            (
+                &br#"{"result":[{"a":1},{"a" 1},{"c":3}]}"#[..],
+                &br#"{"a" 1}"#[..],
+            ),
+            (br#"{"result":[{"a":1},{"a":1,},{"c":3}]}"#, br#"{"a":1,}"#),
+            // Brackets are counted, not matched.
+            (
+                br#"{"result":[{"a":1},{"a":[1}},{"c":3}]}"#,
+                br#"{"a":[1}}"#,
+            ),
+        ] {
+            let records = result_records(body).unwrap();
+            assert_eq!(records.len(), 3);
+            assert_eq!(&body[records[1].bytes.clone()], record);
+            assert!(serde_json::from_slice::<serde::de::IgnoredAny>(record).is_err());
+        }
+    }
+
+    #[test]
+    fn the_sys_id_is_the_records_own_member_not_one_inside_a_value() {
+        let body = br#"{"result":[{"x":{"sys_id":"in"},"s":"\"sys_id\":\"no\"","sys_id" : "a","y":["sys_id"]},{"d":"a\nb","sys_id":"b"},{"n\u0061me":"x","sys_id":"c"}]}"#;
+        let records = result_records(body).unwrap();
+        let ids: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let rec = &body[r.bytes.clone()];
+                r.sys_id
+                    .clone()
+                    .map(|v| v.map(|v| String::from_utf8_lossy(&rec[v]).into_owned()))
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                Some(Some(r#""a""#.to_owned())),
+                // An escape in a value does not hide the name.
+                Some(Some(r#""b""#.to_owned())),
+                // A name with an escape could spell sys_id: not known.
+                None,
+            ]
+        );
     }
 
     #[test]
