@@ -289,9 +289,13 @@ fn sys_id_member(
 ) -> Option<Option<Range<usize>>> {
     let start = record.start;
     let mut value = None;
+    // The inner containers are in order and apart, as are the matches: one pass over both
+    // (a hostile record of many nested `sys_id`s costs its length, not its length squared).
+    let mut inner = inner.iter().peekable();
     for at in finder.find_iter(b.get(record)?) {
         let quote = start + at;
-        if inner.iter().any(|r| r.contains(&quote)) {
+        while inner.next_if(|r| r.end <= quote).is_some() {}
+        if inner.peek().is_some_and(|r| r.contains(&quote)) {
             continue;
         }
         let colon = skip_ws(b, quote + 8);
@@ -468,6 +472,23 @@ mod tests {
                 None,
             ]
         );
+    }
+
+    #[test]
+    fn many_nested_sys_ids_are_passed_over_in_one_pass() {
+        let n = 20_000;
+        let mut body = br#"{"result":[{"#.to_vec();
+        for i in 0..n {
+            body.extend_from_slice(format!(r#""m{i}":{{"sys_id":"x"}},"#).as_bytes());
+            if i == n / 2 {
+                body.extend_from_slice(br#""sys_id":"own","#);
+            }
+        }
+        body.extend_from_slice(br#""z":1}]}"#);
+        let records = result_records(&body).unwrap();
+        let rec = &body[records[0].bytes.clone()];
+        let at = records[0].sys_id.clone().flatten().unwrap();
+        assert_eq!(&rec[at], br#""own""#);
     }
 
     #[test]
