@@ -285,9 +285,10 @@ impl<T> Stream for RecordStream<T> {
                     // sys_id, found by the walk alone, does not make it a paging error).
                     match probe_sys_id(bytes, known) {
                         Ok(id) => check.record(id.as_deref()).or_else(|e| {
-                            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                                Ok(_) => Err(e),
-                                Err(_) => Ok(()),
+                            if crate::response::is_json(bytes) {
+                                Err(e)
+                            } else {
+                                Ok(())
                             }
                         }),
                         Err(_) => Ok(()),

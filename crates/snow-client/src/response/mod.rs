@@ -176,6 +176,12 @@ pub(crate) fn from_json_slice<T: DeserializeOwned + 'static>(
     json_from_bytes(bytes)
 }
 
+/// Whether `bytes` are one JSON text: UTF-8 throughout (which serde_json's `IgnoredAny` does
+/// not check inside strings) and well-formed.
+pub(crate) fn is_json(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|text| serde_json::from_str::<IgnoredAny>(text).is_ok())
+}
+
 /// `T` from JSON bytes, as `serde_json::from_slice` decodes it, with the bytes checked for
 /// UTF-8 once, whole, rather than string by string.
 ///

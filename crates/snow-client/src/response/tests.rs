@@ -585,3 +585,13 @@ fn each_malformed_body_says_what_is_wrong() {
     assert!(e.to_string().contains("UTF-8"), "{e}");
     assert!(e.to_string().contains("record 0"), "{e}");
 }
+
+#[test]
+fn a_record_with_bytes_that_are_not_utf8_inside_a_string_is_not_json() {
+    let record = b"{\"a\":\"\xff\",\"sys_id\":\"x\"}";
+    // serde_json's `IgnoredAny` skips strings without checking them; `is_json` does not.
+    assert!(serde_json::from_slice::<serde::de::IgnoredAny>(record).is_ok());
+    assert!(!super::is_json(record));
+    assert!(super::is_json(br#"{"a":"\u00e9","sys_id":"x"}"#));
+    assert!(!super::is_json(br#"{"a":1} {}"#));
+}

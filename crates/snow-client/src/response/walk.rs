@@ -173,7 +173,8 @@ pub(crate) struct RecordAt {
     pub(crate) bytes: Range<usize>,
     /// The value of its `sys_id` member (the last one), relative to the record's first byte:
     /// `Some(None)` when it has none; `None` when not known (the page was read by serde_json,
-    /// or a member name holds an escape).
+    /// or a string followed by `:` anywhere in the record, a member name of it or of an object
+    /// inside it, holds an escape).
     pub(crate) sys_id: Option<Option<Range<usize>>>,
 }
 
@@ -191,8 +192,10 @@ impl RecordAt {
 /// anywhere between the parts), each record an object, with each record's `sys_id` member
 /// found on the way. `None` for any other shape: another member beside `result`
 /// (ServiceNow's `error` after a cancelled transaction), a body cut short, a record that is not
-/// an object, brackets that do not match, anything after the closing brace. The caller then
-/// decodes the body with serde_json, which says what is wrong.
+/// an object or is closed by `]`, brackets that never balance, anything after the closing
+/// brace. The caller then decodes the body with serde_json, which says what is wrong.
+/// (Brackets are counted, not matched: `{"a":[1}}` is delimited as a record, which its
+/// decoding then refuses.)
 ///
 /// A page is walked by its brackets ([`Brackets`]), not member by member: the inside of a
 /// record is read when the record is decoded, and a record whose members are not JSON fails

@@ -281,6 +281,25 @@ async fn a_broken_record_is_a_decode_error_even_when_its_sys_id_repeats() {
     .await;
     assert_eq!(got.len(), 1);
     assert!(matches!(&err, Some(Error::Paging { .. })), "{err:?}");
+    // A byte that is not UTF-8 inside a string is not JSON either (a check that skips strings
+    // would call the record whole and the repeat a paging error).
+    let server = serve(|_, _| async move {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(
+                b"{\"result\":[{\"sys_id\":\"00000000000000000000000000000001\",\"number\":\"1\"},{\"sys_id\":\"00000000000000000000000000000001\",\"x\":\"\xff\"}]}",
+            )))
+            .unwrap()
+    })
+    .await;
+    let c = Client::basic(&server.url(), "u", "p").unwrap();
+    let (got, err) = drain(c.table("incident").list().page_size(10).no_count(true)).await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        matches!(&err, Some(Error::UnexpectedResponse { reason, .. }) if reason.contains("UTF-8")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
