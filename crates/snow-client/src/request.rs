@@ -158,10 +158,11 @@ impl ApiRequest {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::new(
-            method,
-            Target::Api(segments.into_iter().map(Into::into).collect()),
-        )
+        let segments = segments.into_iter();
+        // Room for one more: most requests add a sys_id.
+        let mut all = Vec::with_capacity(segments.size_hint().0 + 1);
+        all.extend(segments.map(Into::into));
+        Self::new(method, Target::Api(all))
     }
 
     /// The method.

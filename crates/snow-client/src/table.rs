@@ -50,7 +50,7 @@ impl Table {
     }
 
     /// `DELETE`, `GET`, `PATCH`... on `/table/{name}` or `/table/{name}/{sys_id}`.
-    fn request(&self, method: Method, sys_id: Option<&str>) -> ApiRequest {
+    fn request(&self, method: Method, sys_id: Option<String>) -> ApiRequest {
         let req = ApiRequest::api(method, ["table", self.name.as_str()]);
         match sys_id {
             Some(id) => req.segment(id),
@@ -78,7 +78,7 @@ impl Table {
     /// ```
     pub fn record_link(&self, sys_id: &str) -> Result<String, Error> {
         let req = self
-            .request(Method::GET, Some(sys_id))
+            .request(Method::GET, Some(sys_id.to_owned()))
             .into_http(self.client.instance())?;
         Ok(req.uri().to_string())
     }
@@ -113,7 +113,7 @@ impl Table {
     pub fn get(&self, sys_id: impl Into<String>) -> GetRequest {
         GetRequest {
             client: self.client.clone(),
-            request: self.request(Method::GET, Some(&sys_id.into())),
+            request: self.request(Method::GET, Some(sys_id.into())),
             params: GetParams::new(),
         }
     }
@@ -136,7 +136,7 @@ impl Table {
     fn update_body(&self, sys_id: String, body: Result<Bytes, Error>) -> WriteRequest {
         WriteRequest::new(
             self.client.clone(),
-            self.request(Method::PATCH, Some(&sys_id)),
+            self.request(Method::PATCH, Some(sys_id)),
             body,
         )
     }
@@ -145,7 +145,7 @@ impl Table {
     pub fn delete(&self, sys_id: impl Into<String>) -> DeleteRequest {
         DeleteRequest {
             client: self.client.clone(),
-            request: self.request(Method::DELETE, Some(&sys_id.into())),
+            request: self.request(Method::DELETE, Some(sys_id.into())),
             query_no_domain: None,
         }
     }

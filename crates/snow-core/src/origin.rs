@@ -45,7 +45,21 @@ impl Instance {
         if !scheme.eq_ignore_ascii_case(self.scheme().as_str()) {
             return false;
         }
-        let (Some(host), Some(authority)) = (uri.host(), uri.authority()) else {
+        let Some(authority) = uri.authority() else {
+            return false;
+        };
+        // The authority as this instance writes it (every URL it builds): `host`, `host:` or
+        // `host:digits`, compared without parsing the authority again.
+        if let Some(rest) = authority.as_str().strip_prefix(self.host())
+            && let Some(digits) = rest.strip_prefix(':').or(rest.is_empty().then_some(""))
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return match digits {
+                "" => self.scheme().default_port() == self.port(),
+                p => p.parse::<u16>().is_ok_and(|n| n == self.port()),
+            };
+        }
+        let Some(host) = uri.host() else {
             return false;
         };
         let port = match port_text(authority.as_str()) {
@@ -273,5 +287,81 @@ mod tests {
         let i = Instance::from_name("acme").unwrap();
         assert!(!i.is_same_origin(&"https://acme.service-now.com:99999/".parse().unwrap()));
         assert!(i.is_same_origin(&"https://acme.service-now.com:443/".parse().unwrap()));
+    }
+
+    /// The same-origin rule read the long way: the host and port parsed out of the authority.
+    fn same_origin_parsed(i: &Instance, uri: &Uri) -> bool {
+        let (Some(scheme), Some(host), Some(authority)) =
+            (uri.scheme_str(), uri.host(), uri.authority())
+        else {
+            return false;
+        };
+        let port = match port_text(authority.as_str()) {
+            None | Some("") => i.scheme().default_port(),
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) => n,
+                Err(_) => return false,
+            },
+        };
+        scheme.eq_ignore_ascii_case(i.scheme().as_str())
+            && host.eq_ignore_ascii_case(i.host())
+            && port == i.port()
+    }
+
+    #[test]
+    fn the_quick_comparison_agrees_with_the_parsed_one() {
+        let instances = [
+            "https://acme.service-now.com",
+            "http://127.0.0.1:8080/sn",
+            "http://127.0.0.1",
+            "https://snow.example.com:443",
+            "http://[::1]:8080",
+            "https://[::1]",
+        ];
+        let schemes = ["http", "https", "HTTPS"];
+        let hosts = [
+            "acme.service-now.com",
+            "ACME.service-now.com",
+            "acme.service-now.com.evil.com",
+            "127.0.0.1",
+            "127.0.0.10",
+            "127.0.0.1.evil",
+            "[::1]",
+            "[::10]",
+            "snow.example.com",
+            "user@127.0.0.1",
+            "127.0.0.1@evil.com",
+            "evil.com@acme.service-now.com",
+            "127.0.0.1:8080@127.0.0.1",
+            "acme.service-now.com:443@acme.service-now.com",
+        ];
+        let ports = [
+            "", ":", ":80", ":443", ":8080", ":08080", ":0080", ":99999", ":65536", ":8o80",
+            ":+80", ":80:80",
+        ];
+        let mut checked = 0;
+        for base in instances {
+            let i = Instance::from_url(base).unwrap();
+            for scheme in schemes {
+                for host in hosts {
+                    for port in ports {
+                        let Ok(uri) = format!("{scheme}://{host}{port}/x").parse::<Uri>() else {
+                            continue;
+                        };
+                        assert_eq!(
+                            i.is_same_origin(&uri),
+                            same_origin_parsed(&i, &uri),
+                            "{base} against {uri}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1_000, "only {checked} URLs parsed");
+        // Both answers occur: the comparison is not vacuous.
+        let i = Instance::from_url("http://127.0.0.1:8080/sn").unwrap();
+        assert!(i.is_same_origin(&"http://127.0.0.1:8080/x".parse().unwrap()));
+        assert!(!i.is_same_origin(&"http://127.0.0.10:8080/x".parse().unwrap()));
     }
 }

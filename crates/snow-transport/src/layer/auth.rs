@@ -101,10 +101,18 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        parts.uri = match self.instance.resolve_uri(&parts.uri) {
-            Ok(uri) => uri,
-            Err(e) => return self.refuse(TransportError::refused_target(e)),
-        };
+        // A URL of the instance's origin is sent as it is (`resolve_uri` would return a copy).
+        let on_instance = parts
+            .uri
+            .authority()
+            .is_some_and(|a| !a.as_str().contains('@'))
+            && self.instance.is_same_origin(&parts.uri);
+        if !on_instance {
+            parts.uri = match self.instance.resolve_uri(&parts.uri) {
+                Ok(uri) => uri,
+                Err(e) => return self.refuse(TransportError::refused_target(e)),
+            };
+        }
         // A credential at hand and no replay to prepare for: send with the service made ready.
         if !self.auth.can_replay()
             && let Some(done) = self.auth.authenticate_now(&mut parts)

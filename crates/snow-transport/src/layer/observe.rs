@@ -12,14 +12,14 @@ use std::time::Duration;
 use http::{Request, Response};
 use snow_core::BoxError;
 use tokio::time::Instant;
-use tower::util::Oneshot;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 use tracing::field::Empty;
 use tracing::instrument::Instrumented;
 use tracing::{Instrument, Span};
 
 use crate::body::{Body, BodyTap, ResponseBody};
 use crate::error::TransportError;
+use crate::layer::ReadyCall;
 use crate::stats::{Counters, RetryReason};
 use crate::throttle::{log_path, transaction_id};
 
@@ -197,8 +197,13 @@ where
         });
         self.counters.request();
         req.extensions_mut().insert(ctx.clone());
+        // The layers below are called in the request's span (their spans are its children).
+        let call = {
+            let _in_span = span.enter();
+            ReadyCall::new(&mut self.inner, req)
+        };
         ObserveFuture {
-            call: self.inner.clone().oneshot(req).instrument(span),
+            call: call.instrument(span),
             watch: Watch {
                 ctx,
                 start: Instant::now(),
@@ -217,7 +222,7 @@ pin_project_lite::pin_project! {
         S: Service<Request<Body>>,
     {
         #[pin]
-        call: Instrumented<Oneshot<S, Request<Body>>>,
+        call: Instrumented<ReadyCall<S, Request<Body>>>,
         watch: Watch,
     }
 }
@@ -242,7 +247,10 @@ where
         Poll::Ready(match result {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
-                let txn = transaction_id(resp.headers());
+                // With no subscriber listening, the transaction id is not looked up.
+                let observed =
+                    !span.is_disabled() || tracing::event_enabled!(tracing::Level::DEBUG);
+                let txn = observed.then(|| transaction_id(resp.headers())).flatten();
                 span.record("status", status);
                 if let Some(txn) = txn {
                     span.record("transaction_id", txn);

@@ -187,7 +187,7 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
         if !is_idempotent(req.method()) && req.extensions().get::<RetryNonIdempotent>().is_none() {
             return None;
         }
-        let ctx = req.extensions().get::<Arc<RequestCtx>>().cloned();
+        let ctx = req.extensions().get::<Arc<RequestCtx>>().map(|c| &**c);
         let (reason, delay, status) = match result {
             Ok(resp) => {
                 let status = resp.status();
@@ -202,7 +202,7 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
                 let reason = answer_reason(status, throttle);
                 let wait = match (status, throttle) {
                     (StatusCode::TOO_MANY_REQUESTS, Some(Throttle::RateLimit(info))) => {
-                        self.rate_limit_wait(resp.headers(), info, ctx.as_deref())
+                        self.rate_limit_wait(resp.headers(), info, ctx)
                     }
                     (StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE, _) => {
                         self.retry_after_wait(resp.headers())
@@ -234,7 +234,7 @@ impl Policy<Request<Body>, Response<ResponseBody>, BoxError> for RetryPolicy {
             }
         };
         self.retries += 1;
-        if let Some(ctx) = &ctx {
+        if let Some(ctx) = ctx {
             ctx.retrying(reason, delay);
         }
         tracing::warn!(

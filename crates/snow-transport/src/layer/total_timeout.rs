@@ -8,11 +8,11 @@ use std::time::Duration;
 use http::{Request, Response};
 use snow_core::BoxError;
 use tokio::time::{Instant, Timeout};
-use tower::util::Oneshot;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use crate::body::{Body, ResponseBody};
 use crate::error::{TimeoutKind, TransportError};
+use crate::layer::ReadyCall;
 
 /// Fails a call with [`TransportError::Timeout`] (kind [`TimeoutKind::Total`]) once `timeout`
 /// has passed since it started, whether it is still waiting for the response head or already
@@ -63,7 +63,7 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let call = self.inner.clone().oneshot(req);
+        let call = ReadyCall::new(&mut self.inner, req);
         // A timeout too long to represent (`Duration::MAX`, say) means no deadline, not a panic.
         let state = match Instant::now().checked_add(self.timeout) {
             Some(deadline) => State::Timed {
@@ -97,12 +97,12 @@ pin_project_lite::pin_project! {
     {
         Timed {
             #[pin]
-            call: Timeout<Oneshot<S, Request<Body>>>,
+            call: Timeout<ReadyCall<S, Request<Body>>>,
             deadline: Instant,
         },
         Untimed {
             #[pin]
-            call: Oneshot<S, Request<Body>>,
+            call: ReadyCall<S, Request<Body>>,
         },
     }
 }
